@@ -1,0 +1,18 @@
+//! newsdesk's database schema. The schema changes only through these migrations,
+//! which the server runs at start-up and the `migrations` binary runs by hand.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261129_000001_create_authors_and_articles;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(
+            m20261129_000001_create_authors_and_articles::Migration,
+        )]
+    }
+}

@@ -1,0 +1,56 @@
+//! Thin tonic handlers: each one validates its request, converts proto to
+//! domain values, calls one store method, and converts the answer back.
+
+mod articles;
+mod authors;
+
+pub use articles::ArticleApi;
+pub use authors::AuthorApi;
+
+use chrono::{DateTime, Utc};
+use tonic::{Response, Status};
+
+use crate::{domain::validation::Violations, error::Error};
+
+/// A handler's result as tonic wants it; every error maps through `Error`.
+fn respond<T>(result: Result<T, Error>) -> Result<Response<T>, Status> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: time.timestamp(),
+        // Always below 10^9 (leap seconds excepted, which chrono folds in).
+        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(999_999_999),
+    }
+}
+
+/// The id of the resource a request names, in canonical form; `field` is the
+/// request field it came from.
+fn resource_id(field: &str, raw: &str) -> Result<String, Violations> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(Violations::single(field, "is required"));
+    }
+    uuid::Uuid::try_parse(raw)
+        .map(|id| id.hyphenated().to_string())
+        .map_err(|_| Violations::single(field, "must be a resource id (a UUID)"))
+}
+
+/// An optional Create idempotency key (AIP-155): empty, or a UUID.
+fn request_id(raw: &str) -> Result<Option<String>, Violations> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    resource_id("request_id", raw).map(Some)
+}
+
+/// The message in a required message field.
+fn required<T>(value: Option<T>, field: &str) -> Result<T, Violations> {
+    value.ok_or_else(|| Violations::single(field, "is required"))
+}
+
+/// The paths of an optional update mask.
+fn mask_paths(mask: Option<prost_types::FieldMask>) -> Vec<String> {
+    mask.map(|mask| mask.paths).unwrap_or_default()
+}

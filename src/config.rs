@@ -1,0 +1,105 @@
+//! The command line: `newsdesk [serve] [OPTIONS]`, every option with an
+//! environment-variable fallback.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::store::StoreOptions;
+
+/// newsdesk: a gRPC content-management service for newsrooms.
+#[derive(Debug, Parser)]
+#[command(
+    name = "newsdesk",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Options for `serve`, which runs when no subcommand is given.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+impl Cli {
+    /// The command to run: `serve` unless another was named.
+    pub fn command(self) -> Command {
+        self.command.unwrap_or(Command::Serve(self.serve))
+    }
+}
+
+/// What newsdesk can do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the gRPC API (the default): runs pending migrations, then listens.
+    Serve(ServeArgs),
+}
+
+/// Options of `newsdesk serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on for gRPC.
+    #[arg(long, env = "NEWSDESK_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    /// Database URL: `sqlite://FILE?mode=rwc` (created if missing) or
+    /// `postgres://USER@HOST:PORT/DB`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://newsdesk.db?mode=rwc"
+    )]
+    pub database_url: String,
+
+    /// Most database connections the server holds open.
+    #[arg(long, env = "NEWSDESK_DB_MAX_CONNECTIONS", default_value_t = 8)]
+    pub db_max_connections: u32,
+
+    /// How long a request waits for a database connection before it fails
+    /// with UNAVAILABLE.
+    #[arg(long, env = "NEWSDESK_DB_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub db_timeout: Duration,
+
+    /// How often the health service checks the database.
+    #[arg(long, env = "NEWSDESK_HEALTH_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub health_interval: Duration,
+
+    /// How long a shutdown waits for in-flight requests before closing
+    /// the remaining connections.
+    #[arg(long, env = "NEWSDESK_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+impl ServeArgs {
+    /// How to reach the database.
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            url: self.database_url.clone(),
+            max_connections: self.db_max_connections,
+            acquire_timeout: self.db_timeout,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Command {
+        Cli::try_parse_from(args)
+            .expect("valid arguments")
+            .command()
+    }
+
+    #[test]
+    fn plain_newsdesk_and_newsdesk_serve_both_serve() {
+        let Command::Serve(plain) = parse(&["newsdesk", "--listen", "127.0.0.1:6000"]);
+        assert_eq!(plain.listen, "127.0.0.1:6000".parse().expect("address"));
+        let Command::Serve(serve) =
+            parse(&["newsdesk", "serve", "--database-url", "sqlite::memory:"]);
+        assert_eq!(serve.database_url, "sqlite::memory:");
+        assert_eq!(serve.shutdown_grace, Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,13 @@
+//! Pure rules of the newsroom: text normalisation, slugs, validation, update
+//! masks, paging tokens and etags. Nothing here knows about tonic or sea_orm.
+
+pub mod article;
+pub mod author;
+pub mod etag;
+pub mod fingerprint;
+pub mod language;
+pub mod paging;
+pub mod slug;
+pub mod text;
+pub mod update_mask;
+pub mod validation;

@@ -1,0 +1,95 @@
+//! The one error type of the service and its single, exhaustive mapping to
+//! `tonic::Status`. Internal details are logged here and never reach clients.
+
+use tonic::Code;
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::domain::validation::Violations;
+
+/// Everything that can go wrong in a request, at the granularity clients act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is wrong whatever the state: each violation names its field.
+    #[error("{0}")]
+    InvalidArgument(Violations),
+    /// The named resource does not exist (or is hidden, such as a deleted article).
+    #[error("{0}")]
+    NotFound(String),
+    /// A resource with the same unique key already exists.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The resource is in the wrong state for this request.
+    #[error("{description}")]
+    FailedPrecondition {
+        /// A SCREAMING_SNAKE_CASE tag for the violated precondition.
+        kind: &'static str,
+        /// What the precondition is about, such as `authors/<id>`.
+        subject: String,
+        /// A sentence a person can act on.
+        description: String,
+    },
+    /// The client's etag is stale: someone else changed the resource first.
+    #[error("{0}")]
+    Aborted(String),
+    /// A dependency (the database) cannot be reached; retrying may help.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; logged, never shown to clients.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Prefixes the field paths of an `InvalidArgument` with the request field
+    /// that holds the resource (`title` becomes `article.title`).
+    pub fn within(self, prefix: &str) -> Self {
+        match self {
+            Error::InvalidArgument(violations) => Error::InvalidArgument(violations.within(prefix)),
+            other => other,
+        }
+    }
+}
+
+impl From<Violations> for Error {
+    fn from(violations: Violations) -> Self {
+        Error::InvalidArgument(violations)
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::InvalidArgument(violations) => {
+                let mut details = ErrorDetails::new();
+                for violation in violations.iter() {
+                    details.add_bad_request_violation(&violation.field, &violation.description);
+                }
+                tonic::Status::with_error_details(
+                    Code::InvalidArgument,
+                    violations.to_string(),
+                    details,
+                )
+            }
+            Error::NotFound(message) => tonic::Status::not_found(message),
+            Error::AlreadyExists(message) => tonic::Status::already_exists(message),
+            Error::FailedPrecondition {
+                kind,
+                subject,
+                description,
+            } => tonic::Status::with_error_details(
+                Code::FailedPrecondition,
+                description.clone(),
+                ErrorDetails::with_precondition_failure_violation(kind, subject, description),
+            ),
+            Error::Aborted(message) => tonic::Status::aborted(message),
+            Error::Unavailable(cause) => {
+                tracing::warn!(%cause, "request failed: database unavailable");
+                tonic::Status::unavailable("the database is unavailable; retry later")
+            }
+            Error::Internal(cause) => {
+                tracing::error!(%cause, "request failed: internal error");
+                tonic::Status::internal("internal error")
+            }
+        }
+    }
+}

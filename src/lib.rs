@@ -1,0 +1,18 @@
+//! newsdesk: a gRPC content-management service for newsrooms.
+//!
+//! - `api/`: thin tonic handlers (validate, convert proto <-> domain, call the store).
+//! - `domain/`: pure rules: text normalisation, slugs, validation, paging tokens, etags.
+//! - `store/`: sea-orm entities and queries; the only module that sees sea_orm.
+//! - `server`: the tonic server with health and reflection; `config`: the command line.
+//! - `error`: the one error type and its mapping to `tonic::Status`.
+
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod proto;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+
+pub use error::Error;

@@ -1,0 +1,13 @@
+//! The `newsdesk` binary: parse the command line, start logging, run.
+
+use clap::Parser;
+use newsdesk::config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    newsdesk::telemetry::init();
+    match cli.command() {
+        Command::Serve(args) => newsdesk::server::run(args).await,
+    }
+}

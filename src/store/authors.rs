@@ -1,0 +1,325 @@
+//! Queries on authors: create (with idempotency and slug allocation), read,
+//! list, update under etags, and delete unless still credited.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+use super::{
+    Store,
+    entities::{article_authors, authors},
+    inserted, new_id, now,
+    request_ids::{Claim, claim_request_id, forget_request_ids},
+    slugs::{SlugPlacement, SlugTable, place_slug},
+};
+use crate::{
+    domain::{
+        author::{Author, AuthorField, AuthorFields, AuthorInput, AuthorKind, apply_author_update},
+        etag::etag_allows,
+        slug::SlugChoice,
+    },
+    error::Error,
+};
+
+const REQUEST_SCOPE: &str = "authors";
+
+/// One page of authors, and whether another follows.
+#[derive(Debug)]
+pub struct AuthorPage {
+    pub authors: Vec<Author>,
+    pub has_more: bool,
+}
+
+impl Store {
+    /// Creates an author; with a `request_id` already used, returns the author
+    /// that request created instead.
+    pub async fn insert_author(
+        &self,
+        fields: AuthorFields,
+        request_id: Option<&str>,
+    ) -> Result<Author, Error> {
+        let now = now();
+        let id = new_id();
+        let txn = self.begin_write().await?;
+        if let Some(request_id) = request_id
+            && let Claim::Existing(existing) =
+                claim_request_id(&txn, REQUEST_SCOPE, request_id, &id, now).await?
+        {
+            txn.rollback().await?;
+            return self.find_author(&existing).await;
+        }
+        let AuthorFields {
+            display_name,
+            slug,
+            kind,
+            bio,
+            email,
+        } = fields;
+        let row = authors::Model {
+            id: id.clone(),
+            display_name,
+            slug: String::new(),
+            kind: kind.as_str().to_owned(),
+            bio,
+            email,
+            create_time: now,
+            update_time: now,
+            version: 1,
+        };
+        let row = insert_with_slug(&txn, row, slug).await?;
+        txn.commit().await?;
+        author_from_row(row)
+    }
+
+    /// The author with this id.
+    pub async fn find_author(&self, id: &str) -> Result<Author, Error> {
+        let row = authors::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| author_not_found(id))?;
+        author_from_row(row)
+    }
+
+    /// The author with this slug.
+    pub async fn find_author_by_slug(&self, slug: &str) -> Result<Author, Error> {
+        let row = authors::Entity::find()
+            .filter(authors::Column::Slug.eq(slug))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no author has the slug `{slug}`")))?;
+        author_from_row(row)
+    }
+
+    /// Up to `size` authors after the one with id `after`, oldest first,
+    /// only of `kind` when given.
+    pub async fn list_authors(
+        &self,
+        kind: Option<AuthorKind>,
+        after: Option<&str>,
+        size: u64,
+    ) -> Result<AuthorPage, Error> {
+        let mut query = authors::Entity::find();
+        if let Some(kind) = kind {
+            query = query.filter(authors::Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(after) = after {
+            query = query.filter(authors::Column::Id.gt(after));
+        }
+        let rows = query
+            .order_by_asc(authors::Column::Id)
+            .limit(size + 1)
+            .all(&self.db)
+            .await?;
+        let (rows, has_more) = crate::domain::paging::split_page(rows, size);
+        Ok(AuthorPage {
+            authors: rows
+                .into_iter()
+                .map(author_from_row)
+                .collect::<Result<_, _>>()?,
+            has_more,
+        })
+    }
+
+    /// Applies an update to the fields in `mask`, refusing a stale `etag`.
+    pub async fn update_author(
+        &self,
+        id: &str,
+        etag: &str,
+        input: AuthorInput,
+        mask: &[AuthorField],
+    ) -> Result<Author, Error> {
+        let txn = self.begin_write().await?;
+        let row = lock_author(&txn, id).await?;
+        if !etag_allows(etag, &row.id, row.version) {
+            return Err(stale_author(id));
+        }
+        let current = author_from_row(row.clone())?;
+        let AuthorFields {
+            display_name,
+            slug,
+            kind,
+            bio,
+            email,
+        } = apply_author_update(&current, input, mask)?;
+        let slug = match slug {
+            SlugChoice::Keep | SlugChoice::Derived(_) => row.slug.clone(),
+            SlugChoice::Explicit(slug) => {
+                if !slugs_taken(&txn, std::slice::from_ref(&slug))
+                    .await?
+                    .is_empty()
+                {
+                    return Err(author_slug_taken(&slug));
+                }
+                slug
+            }
+        };
+        let mut update: authors::ActiveModel = row.clone().into();
+        update.display_name = Set(display_name);
+        update.slug = Set(slug.clone());
+        update.kind = Set(kind.as_str().to_owned());
+        update.bio = Set(bio);
+        update.email = Set(email);
+        update.update_time = Set(now());
+        update.version = Set(row.version + 1);
+        let updated = update
+            .update(&txn)
+            .await
+            .map_err(|error| match error.sql_err() {
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => author_slug_taken(&slug),
+                _ => error.into(),
+            })?;
+        txn.commit().await?;
+        author_from_row(updated)
+    }
+
+    /// Deletes an author that no article credits.
+    pub async fn delete_author(&self, id: &str, etag: &str) -> Result<(), Error> {
+        let txn = self.begin_write().await?;
+        let row = lock_author(&txn, id).await?;
+        if !etag_allows(etag, &row.id, row.version) {
+            return Err(stale_author(id));
+        }
+        let credits = article_authors::Entity::find()
+            .filter(article_authors::Column::AuthorId.eq(id))
+            .count(&txn)
+            .await?;
+        if credits > 0 {
+            return Err(Error::FailedPrecondition {
+                kind: "AUTHOR_CREDITED",
+                subject: format!("authors/{id}"),
+                description: format!(
+                    "author {id} is credited on {credits} article(s), deleted ones included; remove those bylines first"
+                ),
+            });
+        }
+        authors::Entity::delete_by_id(id.to_owned())
+            .exec(&txn)
+            .await?;
+        forget_request_ids(&txn, REQUEST_SCOPE, id).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Which of `ids` name no author, in the order given.
+    pub(super) async fn missing_authors(
+        conn: &impl ConnectionTrait,
+        ids: &[String],
+    ) -> Result<Vec<String>, DbErr> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found: Vec<String> = authors::Entity::find()
+            .select_only()
+            .column(authors::Column::Id)
+            .filter(authors::Column::Id.is_in(ids.iter().cloned()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        Ok(ids
+            .iter()
+            .filter(|id| !found.contains(id))
+            .cloned()
+            .collect())
+    }
+}
+
+/// A new author row looking for its slug.
+struct NewAuthorRow<'a, C> {
+    conn: &'a C,
+    row: &'a authors::Model,
+}
+
+impl<C: ConnectionTrait> SlugTable for NewAuthorRow<'_, C> {
+    async fn taken(&self, candidates: &[String]) -> Result<Vec<String>, DbErr> {
+        slugs_taken(self.conn, candidates).await
+    }
+
+    async fn try_insert(&self, slug: &str) -> Result<bool, DbErr> {
+        let mut candidate: authors::ActiveModel = self.row.clone().into();
+        candidate.slug = Set(slug.to_owned());
+        let result = authors::Entity::insert(candidate)
+            .on_conflict_do_nothing_on([authors::Column::Slug])
+            .exec_without_returning(self.conn)
+            .await?;
+        Ok(inserted(result))
+    }
+}
+
+/// Inserts `row` under the slug `choice` gives (see [`place_slug`]).
+async fn insert_with_slug(
+    conn: &impl ConnectionTrait,
+    row: authors::Model,
+    choice: SlugChoice,
+) -> Result<authors::Model, Error> {
+    let table = NewAuthorRow { conn, row: &row };
+    match place_slug(&table, choice, &row.id).await? {
+        SlugPlacement::Placed(slug) => Ok(authors::Model { slug, ..row }),
+        SlugPlacement::Taken(slug) => Err(author_slug_taken(&slug)),
+    }
+}
+
+/// Which of `candidates` authors already use.
+async fn slugs_taken(
+    conn: &impl ConnectionTrait,
+    candidates: &[String],
+) -> Result<Vec<String>, DbErr> {
+    authors::Entity::find()
+        .select_only()
+        .column(authors::Column::Slug)
+        .filter(authors::Column::Slug.is_in(candidates.iter().cloned()))
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
+/// The author row, locked for the rest of the transaction on PostgreSQL
+/// (SQLite's write transaction already excludes other writers).
+async fn lock_author(conn: &impl ConnectionTrait, id: &str) -> Result<authors::Model, Error> {
+    authors::Entity::find_by_id(id.to_owned())
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .ok_or_else(|| author_not_found(id))
+}
+
+fn author_from_row(row: authors::Model) -> Result<Author, Error> {
+    let authors::Model {
+        id,
+        display_name,
+        slug,
+        kind,
+        bio,
+        email,
+        create_time,
+        update_time,
+        version,
+    } = row;
+    let kind = AuthorKind::parse(&kind)
+        .ok_or_else(|| Error::Internal(format!("author {id} has the unknown kind `{kind}`")))?;
+    Ok(Author {
+        id,
+        display_name,
+        slug,
+        kind,
+        bio,
+        email,
+        create_time,
+        update_time,
+        version,
+    })
+}
+
+fn author_not_found(id: &str) -> Error {
+    Error::NotFound(format!("author {id} does not exist"))
+}
+
+fn author_slug_taken(slug: &str) -> Error {
+    Error::AlreadyExists(format!("an author with the slug `{slug}` already exists"))
+}
+
+fn stale_author(id: &str) -> Error {
+    Error::Aborted(format!(
+        "author {id} was changed since its etag was read; get it again and retry"
+    ))
+}

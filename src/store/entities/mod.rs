@@ -1,0 +1,8 @@
+//! sea-orm entities, one per table. The schema itself is defined only by the
+//! migrations; these mirror it column for column.
+
+pub mod article_authors;
+pub mod article_tags;
+pub mod articles;
+pub mod authors;
+pub mod request_ids;

@@ -1,0 +1,191 @@
+//! Persistence: the connection pool, migrations, and every query. This is the
+//! only module that sees sea_orm; the rest of the crate talks to [`Store`].
+
+mod articles;
+mod authors;
+mod entities;
+mod request_ids;
+mod slugs;
+
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr, SqlErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait, sqlx,
+};
+
+use crate::error::Error;
+
+pub use articles::{ArticleFilter, ArticleOrder, ArticlePage};
+pub use authors::AuthorPage;
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://file.db?mode=rwc` or `postgres://user@host/db`.
+    pub url: String,
+    /// Upper bound on pooled connections.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before UNAVAILABLE.
+    pub acquire_timeout: Duration,
+}
+
+/// The database, behind the queries newsdesk needs.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Opens a pool on `options.url`. SQLite runs in WAL mode with foreign keys
+    /// on, a busy timeout, and full fsync on commit: an acknowledged write
+    /// survives a power cut.
+    pub async fn connect(options: &StoreOptions) -> Result<Self, Error> {
+        let mut connect = ConnectOptions::new(options.url.clone());
+        connect
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_timeout(options.acquire_timeout)
+            // Statement logging at INFO would log every query with its
+            // arguments, article bodies included.
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|sqlite| {
+                sqlite
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5))
+            });
+        if is_in_memory_sqlite(&options.url) {
+            // Every connection to `:memory:` is a database of its own; one
+            // connection, kept for the life of the pool, is the database.
+            connect
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        let db = sea_orm::Database::connect(connect).await?;
+        Ok(Self { db })
+    }
+
+    /// Applies every migration not yet applied.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        if let Err(error) = self.db.close_by_ref().await {
+            tracing::warn!(%error, "closing the database pool failed");
+        }
+    }
+
+    /// `sqlite` or `postgres`, for logs.
+    pub fn backend_name(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => "sqlite",
+            DbBackend::Postgres => "postgres",
+            DbBackend::MySql => "mysql",
+            _ => "unknown",
+        }
+    }
+
+    /// Starts a transaction that writes. On SQLite it takes the write lock at
+    /// BEGIN (IMMEDIATE): a deferred transaction that read first could not
+    /// upgrade to a writer once another connection had committed, and would
+    /// fail at once instead of waiting out the busy timeout.
+    async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+    }
+}
+
+fn is_in_memory_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
+}
+
+/// The current time at the precision both databases store (microseconds), so
+/// that what a write returns equals what a later read returns.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A new resource id: a UUIDv7, which sorts by creation time.
+fn new_id() -> String {
+    uuid::Uuid::now_v7().hyphenated().to_string()
+}
+
+/// Whether an insert with ON CONFLICT DO NOTHING wrote its row.
+fn inserted(result: sea_orm::TryInsertResult<u64>) -> bool {
+    matches!(result, sea_orm::TryInsertResult::Inserted(rows) if rows > 0)
+}
+
+impl From<DbErr> for Error {
+    fn from(error: DbErr) -> Self {
+        if is_unavailable(&error) {
+            return Error::Unavailable(error.to_string());
+        }
+        match error.sql_err() {
+            // Writes that can clash handle their unique keys where they know
+            // which key it is; this is the backstop.
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                Error::AlreadyExists("a resource with the same unique key already exists".into())
+            }
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => Error::FailedPrecondition {
+                kind: "REFERENCE_CHANGED",
+                subject: String::new(),
+                description: "a resource this change refers to was changed at the same time; retry"
+                    .into(),
+            },
+            _ => Error::Internal(error.to_string()),
+        }
+    }
+}
+
+/// Whether `error` means the database cannot be reached (or is too busy to
+/// take the request), as opposed to a bug or a refused statement.
+fn is_unavailable(error: &DbErr) -> bool {
+    let sqlx_error = match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx_error.as_ref() {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => {
+            let code = database.code().unwrap_or_default();
+            if database
+                .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+                .is_some()
+            {
+                // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended
+                // codes: another writer held the lock past the busy timeout.
+                code.parse::<i32>()
+                    .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6))
+            } else {
+                // PostgreSQL: connection exceptions (08xxx), shutdown and
+                // cannot-connect-now (57P0x), the database gone (3D000).
+                code.starts_with("08") || code.starts_with("57P0") || code == "3D000"
+            }
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,68 @@
+//! Idempotency keys (AIP-155): the first Create with a `request_id` claims it
+//! for the resource it creates; a retry finds the claim and returns that
+//! resource instead of creating another.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set};
+
+use super::{entities::request_ids, inserted};
+
+/// What claiming a request id found.
+pub(super) enum Claim {
+    /// The id was free and now belongs to the new resource.
+    New,
+    /// An earlier request claimed the id for this resource.
+    Existing(String),
+}
+
+/// Claims `request_id` within `scope` for `resource_id`, inside the write
+/// transaction that creates the resource, so that the claim and the resource
+/// commit or vanish together.
+pub(super) async fn claim_request_id(
+    conn: &impl ConnectionTrait,
+    scope: &str,
+    request_id: &str,
+    resource_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Claim, DbErr> {
+    let claim = request_ids::ActiveModel {
+        scope: Set(scope.to_owned()),
+        request_id: Set(request_id.to_owned()),
+        resource_id: Set(resource_id.to_owned()),
+        create_time: Set(now),
+    };
+    // On PostgreSQL, DO NOTHING waits for a concurrent claim of the same key
+    // to commit or roll back, so the SELECT below sees the winner.
+    let result = request_ids::Entity::insert(claim)
+        .on_conflict_do_nothing_on([request_ids::Column::Scope, request_ids::Column::RequestId])
+        .exec_without_returning(conn)
+        .await?;
+    if inserted(result) {
+        return Ok(Claim::New);
+    }
+    let existing = request_ids::Entity::find()
+        .select_only()
+        .column(request_ids::Column::ResourceId)
+        .filter(request_ids::Column::Scope.eq(scope))
+        .filter(request_ids::Column::RequestId.eq(request_id))
+        .into_tuple::<String>()
+        .one(conn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("request id {request_id} in {scope}")))?;
+    Ok(Claim::Existing(existing))
+}
+
+/// Forgets the claims on a resource that no longer exists, so that a retry
+/// of its Create makes a new one rather than pointing at nothing.
+pub(super) async fn forget_request_ids(
+    conn: &impl ConnectionTrait,
+    scope: &str,
+    resource_id: &str,
+) -> Result<(), DbErr> {
+    request_ids::Entity::delete_many()
+        .filter(request_ids::Column::Scope.eq(scope))
+        .filter(request_ids::Column::ResourceId.eq(resource_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
