@@ -9,7 +9,7 @@ pub mod newsdesk {
     }
 }
 
-pub use newsdesk::v1::*;
+pub use self::newsdesk::v1::*;
 
 /// Every file of the API, imports included, as an encoded `FileDescriptorSet`.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -1,0 +1,10 @@
+//! Integration tests: the real server, the real migrations, the generated
+//! clients. SQLite by default; PostgreSQL when `DATABASE_URL` is set.
+
+mod articles;
+mod authors;
+mod bad_input;
+mod concurrency;
+mod lifecycle;
+mod paging;
+mod support;

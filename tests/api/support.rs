@@ -1,0 +1,283 @@
+//! The test harness: `TestApp::spawn()` runs the real server on 127.0.0.1:0
+//! over the real migrations on a fresh database (a temporary SQLite file, or a
+//! fresh PostgreSQL database when `DATABASE_URL` is set) and hands back
+//! generated clients. Dropping the app stops the server and drops the database.
+
+use std::{net::SocketAddr, time::Duration};
+
+use newsdesk::{
+    proto::{
+        self as pb, article_service_client::ArticleServiceClient,
+        author_service_client::AuthorServiceClient,
+    },
+    server::{ServerOptions, serve},
+    store::{Store, StoreOptions},
+};
+use sea_orm::ConnectionTrait;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::{Code, Status, transport::Channel};
+use tonic_types::StatusExt;
+
+/// A running server on a database of its own.
+pub struct TestApp {
+    pub authors: AuthorServiceClient<Channel>,
+    pub articles: ArticleServiceClient<Channel>,
+    pub channel: Channel,
+    pub database: TestDatabase,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let database = TestDatabase::create().await;
+        let store = Store::connect(&StoreOptions {
+            url: database.url.clone(),
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(5),
+        })
+        .await
+        .expect("connect to the test database");
+        store.migrate().await.expect("run the migrations");
+        // Bound before the client connects: no sleep, no retry.
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let address = listener.local_addr().expect("local address");
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let options = ServerOptions {
+            health_interval: Duration::from_millis(100),
+            shutdown_grace: Duration::from_secs(2),
+        };
+        let server = tokio::spawn(serve(store, listener, options, async {
+            let _ = stop.await;
+        }));
+        let channel = channel_to(address).await;
+        TestApp {
+            authors: AuthorServiceClient::new(channel.clone()),
+            articles: ArticleServiceClient::new(channel.clone()),
+            channel,
+            database,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        }
+    }
+
+    /// Shuts the server down gracefully and returns what `serve` returned.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let server = self.server.take().expect("server task");
+        server.await.expect("server task did not panic")
+    }
+
+    /// Creates an author with this display name and kind.
+    pub async fn author(&self, name: &str, kind: pb::AuthorKind) -> pb::Author {
+        self.authors
+            .clone()
+            .create_author(pb::CreateAuthorRequest {
+                author: Some(pb::Author {
+                    display_name: name.into(),
+                    kind: kind.into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create author")
+            .into_inner()
+    }
+
+    /// Creates an article from `article`.
+    pub async fn article(&self, article: pb::Article) -> pb::Article {
+        self.try_article(article).await.expect("create article")
+    }
+
+    pub async fn try_article(&self, article: pb::Article) -> Result<pb::Article, Status> {
+        self.articles
+            .clone()
+            .create_article(pb::CreateArticleRequest {
+                article: Some(article),
+                request_id: String::new(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    pub async fn get_article(&self, id: &str) -> Result<pb::Article, Status> {
+        self.articles
+            .clone()
+            .get_article(pb::GetArticleRequest {
+                id: id.into(),
+                ..Default::default()
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+async fn channel_to(address: SocketAddr) -> Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect to the test server")
+}
+
+/// A database that lives as long as the test.
+pub struct TestDatabase {
+    pub url: String,
+    kind: DatabaseKind,
+}
+
+enum DatabaseKind {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    async fn create() -> TestDatabase {
+        match std::env::var("DATABASE_URL") {
+            Ok(admin_url) if admin_url.starts_with("postgres") => {
+                let name = format!("newsdesk_test_{}", uuid::Uuid::now_v7().simple());
+                let admin = sea_orm::Database::connect(&admin_url)
+                    .await
+                    .expect("connect to DATABASE_URL");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create the test database");
+                admin.close().await.expect("close the admin connection");
+                TestDatabase {
+                    url: with_database_name(&admin_url, &name),
+                    kind: DatabaseKind::Postgres { admin_url, name },
+                }
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("newsdesk.db").display());
+                TestDatabase {
+                    url,
+                    kind: DatabaseKind::Sqlite(dir),
+                }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.kind, DatabaseKind::Postgres { .. })
+    }
+
+    /// Drops the PostgreSQL database now, with the server still connected
+    /// (for the tests of an unreachable database).
+    pub async fn drop_now(&self) {
+        if let DatabaseKind::Postgres { admin_url, name } = &self.kind {
+            drop_postgres_database(admin_url, name).await;
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let DatabaseKind::Postgres { admin_url, name } = &self.kind {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs inside the test's runtime, which cannot be blocked on;
+            // a thread with a runtime of its own does the work.
+            let dropper = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime")
+                    .block_on(drop_postgres_database(&admin_url, &name));
+            });
+            let _ = dropper.join();
+        }
+    }
+}
+
+async fn drop_postgres_database(admin_url: &str, name: &str) {
+    if let Ok(admin) = sea_orm::Database::connect(admin_url).await {
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await;
+        let _ = admin.close().await;
+    }
+}
+
+/// `url` pointing at the database `name` instead of its own.
+fn with_database_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    format!("{server}/{name}{query}")
+}
+
+/// The sample article in the plain-text layout newsrooms export: title line,
+/// byline line, paragraphs, then the share/comment buttons' labels.
+pub struct SeedArticle {
+    pub title: String,
+    pub byline: String,
+    pub body: String,
+}
+
+pub fn seed_article() -> SeedArticle {
+    let text = include_str!("../fixtures/witkoff-putin-talks.ar.txt");
+    let mut blocks: Vec<&str> = text.split("\n\n").collect();
+    // The trailing «شارك المقال» / «اترك تعليقك» are page chrome, not story.
+    if blocks.last().is_some_and(|last| last.starts_with("شارك المقال")) {
+        blocks.pop();
+    }
+    SeedArticle {
+        title: blocks[0].to_owned(),
+        byline: blocks[1].to_owned(),
+        body: blocks[2..].join("\n\n"),
+    }
+}
+
+/// Asserts `status` is INVALID_ARGUMENT with a BadRequest naming `field`.
+#[track_caller]
+pub fn assert_invalid(status: &Status, field: &str) {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let details = status.get_error_details();
+    let bad_request = details.bad_request().expect("a google.rpc.BadRequest");
+    let fields: Vec<&str> = bad_request
+        .field_violations
+        .iter()
+        .map(|violation| violation.field.as_str())
+        .collect();
+    assert!(fields.contains(&field), "expected {field} among {fields:?}");
+}
+
+/// Asserts that `result` failed with `code`.
+#[track_caller]
+pub fn assert_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) -> Status {
+    let status = result.expect_err("the call should fail");
+    assert_eq!(status.code(), code, "{status:?}");
+    status
+}
+
+/// A minimal valid article by `author`.
+pub fn draft(title: &str, author: &pb::Author) -> pb::Article {
+    pb::Article {
+        title: title.into(),
+        body: "نص قصير".into(),
+        author_ids: vec![author.id.clone()],
+        ..Default::default()
+    }
+}
