@@ -140,11 +140,13 @@ pub async fn serve(
     result
 }
 
-/// Reflection over the API and health, so that grpcurl needs no proto files.
+/// Reflection over the API, health, and the `google.rpc` error details, so
+/// that grpcurl needs no proto files, even to print a BadRequest.
 fn reflection() -> tonic_reflection::server::Builder<'static> {
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
 }
 
 /// Checks the database every `interval` and reports NOT_SERVING while it

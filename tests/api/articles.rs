@@ -30,14 +30,24 @@ async fn the_seed_article_round_trips_byte_for_byte_with_the_desk_as_author() {
     assert_eq!(created.language, "ar");
     assert_eq!(created.status(), pb::ArticleStatus::Draft);
     assert_eq!(created.comments_enabled, Some(true));
-    assert!(created.word_count > 500, "word count {}", created.word_count);
-    assert_eq!(created.reading_time_minutes, (created.word_count + 199) / 200);
+    assert!(
+        created.word_count > 500,
+        "word count {}",
+        created.word_count
+    );
+    assert_eq!(
+        created.reading_time_minutes,
+        (created.word_count + 199) / 200
+    );
 
     let by_id = app.get_article(&created.id).await.expect("get by id");
     let by_slug = app
         .articles
         .clone()
-        .get_article(pb::GetArticleRequest { slug: SEED_SLUG.into(), ..Default::default() })
+        .get_article(pb::GetArticleRequest {
+            slug: SEED_SLUG.into(),
+            ..Default::default()
+        })
         .await
         .expect("get by slug in the default language")
         .into_inner();
@@ -59,21 +69,40 @@ async fn derived_article_slugs_count_up_per_language_and_explicit_clashes_are_al
     for _ in 0..3 {
         slugs.push(app.article(draft(title, &desk)).await.slug);
     }
-    assert_eq!(slugs, ["ترامب-يحث-روسيا-على-التحرك", "ترامب-يحث-روسيا-على-التحرك-2", "ترامب-يحث-روسيا-على-التحرك-3"]);
+    assert_eq!(
+        slugs,
+        [
+            "ترامب-يحث-روسيا-على-التحرك",
+            "ترامب-يحث-روسيا-على-التحرك-2",
+            "ترامب-يحث-روسيا-على-التحرك-3"
+        ]
+    );
 
     let english = app
-        .article(pb::Article { language: "EN".into(), ..draft(title, &desk) })
+        .article(pb::Article {
+            language: "EN".into(),
+            ..draft(title, &desk)
+        })
         .await;
     assert_eq!(english.language, "en");
-    assert_eq!(english.slug, "ترامب-يحث-روسيا-على-التحرك", "slugs are unique per language");
+    assert_eq!(
+        english.slug, "ترامب-يحث-روسيا-على-التحرك",
+        "slugs are unique per language"
+    );
 
     let clash = app
-        .try_article(pb::Article { slug: "ترامب-يحث-روسيا-على-التحرك-2".into(), ..draft("عنوان آخر", &desk) })
+        .try_article(pb::Article {
+            slug: "ترامب-يحث-روسيا-على-التحرك-2".into(),
+            ..draft("عنوان آخر", &desk)
+        })
         .await;
     assert_code(clash, Code::AlreadyExists);
 
     let punctuation_only = app.article(draft("؟!…", &desk)).await;
-    assert_eq!(punctuation_only.slug, punctuation_only.id, "a title without words falls back to the id");
+    assert_eq!(
+        punctuation_only.slug, punctuation_only.id,
+        "a title without words falls back to the id"
+    );
 }
 
 #[tokio::test]
@@ -101,7 +130,9 @@ async fn update_with_a_mask_changes_only_the_named_fields() {
                 status: pb::ArticleStatus::Draft.into(),
                 ..Default::default()
             }),
-            update_mask: Some(FieldMask { paths: vec!["title".into(), "comments_enabled".into()] }),
+            update_mask: Some(FieldMask {
+                paths: vec!["title".into(), "comments_enabled".into()],
+            }),
         })
         .await
         .expect("update")
@@ -112,9 +143,13 @@ async fn update_with_a_mask_changes_only_the_named_fields() {
     assert_eq!(updated.subtitle, original.subtitle);
     assert_eq!(updated.tags, original.tags);
     assert_eq!(updated.author_ids, original.author_ids);
-    assert_eq!(updated.slug, original.slug, "a permalink does not follow the title");
+    assert_eq!(
+        updated.slug, original.slug,
+        "a permalink does not follow the title"
+    );
     assert_eq!(updated.create_time, original.create_time);
-    let seconds_and_nanos = |article: &pb::Article| article.update_time.map(|t| (t.seconds, t.nanos));
+    let seconds_and_nanos =
+        |article: &pb::Article| article.update_time.map(|t| (t.seconds, t.nanos));
     assert!(seconds_and_nanos(&updated) > seconds_and_nanos(&original));
     assert_ne!(updated.etag, original.etag);
     assert_eq!(app.get_article(&original.id).await.expect("get"), updated);
@@ -159,8 +194,15 @@ async fn an_empty_mask_replaces_every_writable_field() {
     assert_eq!(replaced.author_ids, [reporter.id.clone(), desk.id.clone()]);
     assert_eq!(replaced.slug, "عنوان-جديد");
     assert_eq!(replaced.word_count, 6);
-    assert_eq!(replaced.language, "ar", "an empty language keeps the current one");
-    assert_eq!(replaced.comments_enabled, Some(true), "an unset comments_enabled keeps the current value");
+    assert_eq!(
+        replaced.language, "ar",
+        "an empty language keeps the current one"
+    );
+    assert_eq!(
+        replaced.comments_enabled,
+        Some(true),
+        "an unset comments_enabled keeps the current value"
+    );
 }
 
 #[tokio::test]
@@ -170,45 +212,91 @@ async fn soft_deleted_articles_leave_get_and_list_until_undeleted() {
     let kept = app.article(draft("يبقى", &desk)).await;
     let doomed = app.article(draft("يحذف", &desk)).await;
     let mut articles = app.articles.clone();
-    let list = |show_deleted| pb::ListArticlesRequest { show_deleted, ..Default::default() };
+    let list = |show_deleted| pb::ListArticlesRequest {
+        show_deleted,
+        ..Default::default()
+    };
     let ids = |response: pb::ListArticlesResponse| -> Vec<String> {
-        response.articles.into_iter().map(|article| article.id).collect()
+        response
+            .articles
+            .into_iter()
+            .map(|article| article.id)
+            .collect()
     };
 
     articles
-        .delete_article(pb::DeleteArticleRequest { id: doomed.id.clone(), etag: doomed.etag.clone() })
+        .delete_article(pb::DeleteArticleRequest {
+            id: doomed.id.clone(),
+            etag: doomed.etag.clone(),
+        })
         .await
         .expect("delete");
     assert_code(app.get_article(&doomed.id).await, Code::NotFound);
     assert_code(
         articles
-            .get_article(pb::GetArticleRequest { slug: doomed.slug.clone(), ..Default::default() })
+            .get_article(pb::GetArticleRequest {
+                slug: doomed.slug.clone(),
+                ..Default::default()
+            })
             .await,
         Code::NotFound,
     );
     let deleted = articles
-        .get_article(pb::GetArticleRequest { id: doomed.id.clone(), show_deleted: true, ..Default::default() })
+        .get_article(pb::GetArticleRequest {
+            id: doomed.id.clone(),
+            show_deleted: true,
+            ..Default::default()
+        })
         .await
         .expect("get with show_deleted")
         .into_inner();
     assert!(deleted.delete_time.is_some());
-    assert_eq!(ids(articles.list_articles(list(false)).await.expect("list").into_inner()), [kept.id.clone()]);
     assert_eq!(
-        ids(articles.list_articles(list(true)).await.expect("list deleted").into_inner()),
+        ids(articles
+            .list_articles(list(false))
+            .await
+            .expect("list")
+            .into_inner()),
+        [kept.id.clone()]
+    );
+    assert_eq!(
+        ids(articles
+            .list_articles(list(true))
+            .await
+            .expect("list deleted")
+            .into_inner()),
         [doomed.id.clone(), kept.id.clone()]
     );
 
     // Deleted articles keep their permalink, and cannot be edited or deleted again.
-    assert_code(app.try_article(pb::Article { slug: doomed.slug.clone(), ..draft("x", &desk) }).await, Code::AlreadyExists);
     assert_code(
-        articles.delete_article(pb::DeleteArticleRequest { id: doomed.id.clone(), etag: String::new() }).await,
+        app.try_article(pb::Article {
+            slug: doomed.slug.clone(),
+            ..draft("x", &desk)
+        })
+        .await,
+        Code::AlreadyExists,
+    );
+    assert_code(
+        articles
+            .delete_article(pb::DeleteArticleRequest {
+                id: doomed.id.clone(),
+                etag: String::new(),
+            })
+            .await,
         Code::NotFound,
     );
     assert_code(
         articles
             .update_article(pb::UpdateArticleRequest {
-                article: Some(pb::Article { id: doomed.id.clone(), title: "x".into(), ..Default::default() }),
-                update_mask: Some(FieldMask { paths: vec!["title".into()] }),
+                article: Some(pb::Article {
+                    id: doomed.id.clone(),
+                    title: "x".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["title".into()],
+                }),
             })
             .await,
         Code::NotFound,
@@ -216,20 +304,36 @@ async fn soft_deleted_articles_leave_get_and_list_until_undeleted() {
 
     assert_code(
         articles
-            .undelete_article(pb::UndeleteArticleRequest { id: doomed.id.clone(), etag: doomed.etag.clone() })
+            .undelete_article(pb::UndeleteArticleRequest {
+                id: doomed.id.clone(),
+                etag: doomed.etag.clone(),
+            })
             .await,
         Code::Aborted,
     );
     let restored = articles
-        .undelete_article(pb::UndeleteArticleRequest { id: doomed.id.clone(), etag: deleted.etag.clone() })
+        .undelete_article(pb::UndeleteArticleRequest {
+            id: doomed.id.clone(),
+            etag: deleted.etag.clone(),
+        })
         .await
         .expect("undelete")
         .into_inner();
     assert!(restored.delete_time.is_none());
     assert_eq!(restored.slug, doomed.slug);
-    assert_eq!(app.get_article(&doomed.id).await.expect("get after undelete"), restored);
+    assert_eq!(
+        app.get_article(&doomed.id)
+            .await
+            .expect("get after undelete"),
+        restored
+    );
     assert_code(
-        articles.undelete_article(pb::UndeleteArticleRequest { id: doomed.id.clone(), etag: String::new() }).await,
+        articles
+            .undelete_article(pb::UndeleteArticleRequest {
+                id: doomed.id.clone(),
+                etag: String::new(),
+            })
+            .await,
         Code::AlreadyExists,
     );
 }
@@ -243,13 +347,24 @@ async fn create_article_with_the_same_request_id_returns_the_first_article() {
         request_id: "0b6f6c1e-8a58-4c1b-9f0e-7d1a2b3c4d5e".into(),
     };
     let mut articles = app.articles.clone();
-    let first = articles.create_article(request.clone()).await.expect("first").into_inner();
-    let retry = articles.create_article(request.clone()).await.expect("retry").into_inner();
+    let first = articles
+        .create_article(request.clone())
+        .await
+        .expect("first")
+        .into_inner();
+    let retry = articles
+        .create_article(request.clone())
+        .await
+        .expect("retry")
+        .into_inner();
     assert_eq!(first, retry);
 
     // Another request id makes another article.
     let other = articles
-        .create_article(pb::CreateArticleRequest { request_id: String::new(), ..request })
+        .create_article(pb::CreateArticleRequest {
+            request_id: String::new(),
+            ..request
+        })
         .await
         .expect("new request")
         .into_inner();
@@ -278,7 +393,11 @@ async fn list_articles_filters_by_author_tag_section_language_and_status() {
         })
         .await;
     let english = app
-        .article(pb::Article { language: "en".into(), tags: vec!["روسيا".into()], ..draft("Politics", &reporter) })
+        .article(pb::Article {
+            language: "en".into(),
+            tags: vec!["روسيا".into()],
+            ..draft("Politics", &reporter)
+        })
         .await;
 
     let mut articles = app.articles.clone();
@@ -294,15 +413,70 @@ async fn list_articles_filters_by_author_tag_section_language_and_status() {
             .collect()
     };
     let all = pb::ListArticlesRequest::default;
-    assert_eq!(ids(pb::ListArticlesRequest { author_id: desk.id.clone(), ..all() }).await, [sport.id.clone(), politics.id.clone()]);
-    assert_eq!(ids(pb::ListArticlesRequest { author_id: reporter.id.clone(), ..all() }).await, [english.id.clone(), sport.id.clone()]);
-    assert_eq!(ids(pb::ListArticlesRequest { tag: "روسيا".into(), ..all() }).await, [english.id.clone(), politics.id.clone()]);
-    assert_eq!(ids(pb::ListArticlesRequest { section: "رياضة".into(), ..all() }).await, [sport.id.clone()]);
-    assert_eq!(ids(pb::ListArticlesRequest { language: "EN".into(), ..all() }).await, [english.id.clone()]);
     assert_eq!(
-        ids(pb::ListArticlesRequest { language: "ar".into(), tag: "روسيا".into(), ..all() }).await,
+        ids(pb::ListArticlesRequest {
+            author_id: desk.id.clone(),
+            ..all()
+        })
+        .await,
+        [sport.id.clone(), politics.id.clone()]
+    );
+    assert_eq!(
+        ids(pb::ListArticlesRequest {
+            author_id: reporter.id.clone(),
+            ..all()
+        })
+        .await,
+        [english.id.clone(), sport.id.clone()]
+    );
+    assert_eq!(
+        ids(pb::ListArticlesRequest {
+            tag: "روسيا".into(),
+            ..all()
+        })
+        .await,
+        [english.id.clone(), politics.id.clone()]
+    );
+    assert_eq!(
+        ids(pb::ListArticlesRequest {
+            section: "رياضة".into(),
+            ..all()
+        })
+        .await,
+        [sport.id.clone()]
+    );
+    assert_eq!(
+        ids(pb::ListArticlesRequest {
+            language: "EN".into(),
+            ..all()
+        })
+        .await,
+        [english.id.clone()]
+    );
+    assert_eq!(
+        ids(pb::ListArticlesRequest {
+            language: "ar".into(),
+            tag: "روسيا".into(),
+            ..all()
+        })
+        .await,
         [politics.id.clone()]
     );
-    assert_eq!(ids(pb::ListArticlesRequest { status: pb::ArticleStatus::Draft.into(), ..all() }).await.len(), 3);
-    assert!(ids(pb::ListArticlesRequest { tag: "لا يوجد".into(), ..all() }).await.is_empty());
+    assert_eq!(
+        ids(pb::ListArticlesRequest {
+            status: pb::ArticleStatus::Draft.into(),
+            ..all()
+        })
+        .await
+        .len(),
+        3
+    );
+    assert!(
+        ids(pb::ListArticlesRequest {
+            tag: "لا يوجد".into(),
+            ..all()
+        })
+        .await
+        .is_empty()
+    );
 }

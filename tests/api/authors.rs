@@ -19,12 +19,18 @@ async fn a_desk_author_round_trips_with_its_arabic_name_and_derived_slug() {
 
     let mut authors = app.authors.clone();
     let by_id = authors
-        .get_author(pb::GetAuthorRequest { id: desk.id.clone(), ..Default::default() })
+        .get_author(pb::GetAuthorRequest {
+            id: desk.id.clone(),
+            ..Default::default()
+        })
         .await
         .expect("get by id")
         .into_inner();
     let by_slug = authors
-        .get_author(pb::GetAuthorRequest { slug: "فريق-التحرير".into(), ..Default::default() })
+        .get_author(pb::GetAuthorRequest {
+            slug: "فريق-التحرير".into(),
+            ..Default::default()
+        })
         .await
         .expect("get by slug")
         .into_inner();
@@ -77,7 +83,9 @@ async fn update_author_changes_only_the_masked_fields_and_refuses_a_stale_etag()
                 display_name: "ignored: not in the mask".into(),
                 ..Default::default()
             }),
-            update_mask: Some(FieldMask { paths: vec!["bio".into()] }),
+            update_mask: Some(FieldMask {
+                paths: vec!["bio".into()],
+            }),
         })
         .await
         .expect("update bio")
@@ -97,7 +105,9 @@ async fn update_author_changes_only_the_masked_fields_and_refuses_a_stale_etag()
                 bio: "lost update".into(),
                 ..Default::default()
             }),
-            update_mask: Some(FieldMask { paths: vec!["bio".into()] }),
+            update_mask: Some(FieldMask {
+                paths: vec!["bio".into()],
+            }),
         })
         .await;
     assert_code(stale, Code::Aborted);
@@ -110,7 +120,9 @@ async fn update_author_changes_only_the_masked_fields_and_refuses_a_stale_etag()
                 email: "desk@example.com".into(),
                 ..Default::default()
             }),
-            update_mask: Some(FieldMask { paths: vec!["slug".into(), "email".into()] }),
+            update_mask: Some(FieldMask {
+                paths: vec!["slug".into(), "email".into()],
+            }),
         })
         .await
         .expect("an empty etag skips the check")
@@ -128,23 +140,43 @@ async fn an_author_credited_on_any_article_cannot_be_deleted() {
     let article = app.article(draft("خبر", &desk)).await;
     let mut authors = app.authors.clone();
     let mut articles = app.articles.clone();
-    let delete = |id: &str| pb::DeleteAuthorRequest { id: id.into(), etag: String::new() };
+    let delete = |id: &str| pb::DeleteAuthorRequest {
+        id: id.into(),
+        etag: String::new(),
+    };
 
-    let refused = assert_code(authors.delete_author(delete(&desk.id)).await, Code::FailedPrecondition);
+    let refused = assert_code(
+        authors.delete_author(delete(&desk.id)).await,
+        Code::FailedPrecondition,
+    );
     let details = refused.get_error_details();
-    let failure = details.precondition_failure().expect("a google.rpc.PreconditionFailure");
+    let failure = details
+        .precondition_failure()
+        .expect("a google.rpc.PreconditionFailure");
     assert_eq!(failure.violations[0].r#type, "AUTHOR_CREDITED");
-    assert_eq!(failure.violations[0].subject, format!("authors/{}", desk.id));
+    assert_eq!(
+        failure.violations[0].subject,
+        format!("authors/{}", desk.id)
+    );
 
     // A soft-deleted article can come back, so it still holds its bylines.
     articles
-        .delete_article(pb::DeleteArticleRequest { id: article.id.clone(), etag: String::new() })
+        .delete_article(pb::DeleteArticleRequest {
+            id: article.id.clone(),
+            etag: String::new(),
+        })
         .await
         .expect("delete article");
-    assert_code(authors.delete_author(delete(&desk.id)).await, Code::FailedPrecondition);
+    assert_code(
+        authors.delete_author(delete(&desk.id)).await,
+        Code::FailedPrecondition,
+    );
 
     articles
-        .undelete_article(pb::UndeleteArticleRequest { id: article.id.clone(), etag: String::new() })
+        .undelete_article(pb::UndeleteArticleRequest {
+            id: article.id.clone(),
+            etag: String::new(),
+        })
         .await
         .expect("undelete article");
     articles
@@ -154,28 +186,52 @@ async fn an_author_credited_on_any_article_cannot_be_deleted() {
                 author_ids: vec![other.id.clone()],
                 ..Default::default()
             }),
-            update_mask: Some(FieldMask { paths: vec!["author_ids".into()] }),
+            update_mask: Some(FieldMask {
+                paths: vec!["author_ids".into()],
+            }),
         })
         .await
         .expect("move the byline");
-    authors.delete_author(delete(&desk.id)).await.expect("delete uncredited author");
+    authors
+        .delete_author(delete(&desk.id))
+        .await
+        .expect("delete uncredited author");
     assert_code(
-        authors.get_author(pb::GetAuthorRequest { id: desk.id.clone(), ..Default::default() }).await,
+        authors
+            .get_author(pb::GetAuthorRequest {
+                id: desk.id.clone(),
+                ..Default::default()
+            })
+            .await,
         Code::NotFound,
     );
-    assert_code(authors.delete_author(delete(&desk.id)).await, Code::NotFound);
+    assert_code(
+        authors.delete_author(delete(&desk.id)).await,
+        Code::NotFound,
+    );
 }
 
 #[tokio::test]
 async fn create_author_with_the_same_request_id_returns_the_first_author() {
     let app = TestApp::spawn().await;
     let request = pb::CreateAuthorRequest {
-        author: Some(pb::Author { display_name: "فريق التحرير".into(), ..Default::default() }),
+        author: Some(pb::Author {
+            display_name: "فريق التحرير".into(),
+            ..Default::default()
+        }),
         request_id: "6f1c8f4e-3a0b-4c8e-9d7a-2b1e5f0c9a11".into(),
     };
     let mut authors = app.authors.clone();
-    let first = authors.create_author(request.clone()).await.expect("first").into_inner();
-    let retry = authors.create_author(request).await.expect("retry").into_inner();
+    let first = authors
+        .create_author(request.clone())
+        .await
+        .expect("first")
+        .into_inner();
+    let retry = authors
+        .create_author(request)
+        .await
+        .expect("retry")
+        .into_inner();
     assert_eq!(first, retry);
 
     let listed = authors
@@ -191,7 +247,11 @@ async fn list_authors_pages_in_creation_order_and_filters_by_kind() {
     let app = TestApp::spawn().await;
     let mut created = Vec::new();
     for i in 0..7 {
-        let kind = if i % 2 == 0 { pb::AuthorKind::Desk } else { pb::AuthorKind::Person };
+        let kind = if i % 2 == 0 {
+            pb::AuthorKind::Desk
+        } else {
+            pb::AuthorKind::Person
+        };
         created.push(app.author(&format!("كاتب {i}"), kind).await);
     }
     let mut authors = app.authors.clone();
@@ -199,7 +259,11 @@ async fn list_authors_pages_in_creation_order_and_filters_by_kind() {
     let mut page_token = String::new();
     loop {
         let page = authors
-            .list_authors(pb::ListAuthorsRequest { page_size: 3, page_token, kind: 0 })
+            .list_authors(pb::ListAuthorsRequest {
+                page_size: 3,
+                page_token,
+                kind: 0,
+            })
             .await
             .expect("list page")
             .into_inner();
@@ -222,5 +286,10 @@ async fn list_authors_pages_in_creation_order_and_filters_by_kind() {
         .expect("list desks")
         .into_inner();
     assert_eq!(desks.authors.len(), 4);
-    assert!(desks.authors.iter().all(|author| author.kind() == pb::AuthorKind::Desk));
+    assert!(
+        desks
+            .authors
+            .iter()
+            .all(|author| author.kind() == pb::AuthorKind::Desk)
+    );
 }

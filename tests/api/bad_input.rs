@@ -13,21 +13,93 @@ async fn bad_article_fields_are_invalid_argument_naming_the_field() {
     let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
     let unknown_author = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
     let cases: Vec<(&str, pb::Article)> = vec![
-        ("article.title", pb::Article { title: String::new(), ..draft("", &desk) }),
-        ("article.title", pb::Article { title: "   ".into(), ..draft("", &desk) }),
+        (
+            "article.title",
+            pb::Article {
+                title: String::new(),
+                ..draft("", &desk)
+            },
+        ),
+        (
+            "article.title",
+            pb::Article {
+                title: "   ".into(),
+                ..draft("", &desk)
+            },
+        ),
         ("article.title", draft(&"ع".repeat(301), &desk)),
         ("article.title", draft("سطر\nثان", &desk)),
         ("article.title", draft("عنوان\u{202E}مقلوب", &desk)),
-        ("article.subtitle", pb::Article { subtitle: "\u{2067}عزل".into(), ..draft("t", &desk) }),
-        ("article.section", pb::Article { section: "a\u{0007}b".into(), ..draft("t", &desk) }),
-        ("article.tags[1]", pb::Article { tags: vec!["ok".into(), "\u{202D}x".into()], ..draft("t", &desk) }),
-        ("article.body", pb::Article { body: "ب".repeat(600_000), ..draft("t", &desk) }),
-        ("article.body", pb::Article { body: "nul\u{0000}byte".into(), ..draft("t", &desk) }),
-        ("article.author_ids[0]", pb::Article { author_ids: vec![unknown_author.into()], ..draft("t", &desk) }),
-        ("article.author_ids[1]", pb::Article { author_ids: vec![desk.id.clone(), "not-an-id".into()], ..draft("t", &desk) }),
-        ("article.author_ids[1]", pb::Article { author_ids: vec![desk.id.clone(), desk.id.clone()], ..draft("t", &desk) }),
-        ("article.language", pb::Article { language: "arabic language".into(), ..draft("t", &desk) }),
-        ("article.slug", pb::Article { slug: "Not A Slug".into(), ..draft("t", &desk) }),
+        (
+            "article.subtitle",
+            pb::Article {
+                subtitle: "\u{2067}عزل".into(),
+                ..draft("t", &desk)
+            },
+        ),
+        (
+            "article.section",
+            pb::Article {
+                section: "a\u{0007}b".into(),
+                ..draft("t", &desk)
+            },
+        ),
+        (
+            "article.tags[1]",
+            pb::Article {
+                tags: vec!["ok".into(), "\u{202D}x".into()],
+                ..draft("t", &desk)
+            },
+        ),
+        (
+            "article.body",
+            pb::Article {
+                body: "ب".repeat(600_000),
+                ..draft("t", &desk)
+            },
+        ),
+        (
+            "article.body",
+            pb::Article {
+                body: "nul\u{0000}byte".into(),
+                ..draft("t", &desk)
+            },
+        ),
+        (
+            "article.author_ids[0]",
+            pb::Article {
+                author_ids: vec![unknown_author.into()],
+                ..draft("t", &desk)
+            },
+        ),
+        (
+            "article.author_ids[1]",
+            pb::Article {
+                author_ids: vec![desk.id.clone(), "not-an-id".into()],
+                ..draft("t", &desk)
+            },
+        ),
+        (
+            "article.author_ids[1]",
+            pb::Article {
+                author_ids: vec![desk.id.clone(), desk.id.clone()],
+                ..draft("t", &desk)
+            },
+        ),
+        (
+            "article.language",
+            pb::Article {
+                language: "arabic language".into(),
+                ..draft("t", &desk)
+            },
+        ),
+        (
+            "article.slug",
+            pb::Article {
+                slug: "Not A Slug".into(),
+                ..draft("t", &desk)
+            },
+        ),
     ];
     for (field, article) in cases {
         let status = app.try_article(article).await.expect_err(field);
@@ -50,7 +122,12 @@ async fn a_body_of_exactly_one_mebibyte_is_accepted() {
     let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
     // Two bytes per Arabic letter: 524,288 letters are 1 MiB.
     let body = "ب".repeat(512 * 1024);
-    let article = app.article(pb::Article { body: body.clone(), ..draft("طويل", &desk) }).await;
+    let article = app
+        .article(pb::Article {
+            body: body.clone(),
+            ..draft("طويل", &desk)
+        })
+        .await;
     assert_eq!(app.get_article(&article.id).await.expect("get").body, body);
 }
 
@@ -59,27 +136,62 @@ async fn bad_author_fields_are_invalid_argument_naming_the_field() {
     let app = TestApp::spawn().await;
     let cases = [
         ("author.display_name", pb::Author::default()),
-        ("author.display_name", pb::Author { display_name: "ا".repeat(201), ..Default::default() }),
-        ("author.display_name", pb::Author { display_name: "\u{202E}فريق".into(), ..Default::default() }),
-        ("author.email", pb::Author { display_name: "x".into(), email: "not an email".into(), ..Default::default() }),
-        ("author.kind", pb::Author { display_name: "x".into(), kind: 42, ..Default::default() }),
+        (
+            "author.display_name",
+            pb::Author {
+                display_name: "ا".repeat(201),
+                ..Default::default()
+            },
+        ),
+        (
+            "author.display_name",
+            pb::Author {
+                display_name: "\u{202E}فريق".into(),
+                ..Default::default()
+            },
+        ),
+        (
+            "author.email",
+            pb::Author {
+                display_name: "x".into(),
+                email: "not an email".into(),
+                ..Default::default()
+            },
+        ),
+        (
+            "author.kind",
+            pb::Author {
+                display_name: "x".into(),
+                kind: 42,
+                ..Default::default()
+            },
+        ),
     ];
     let mut authors = app.authors.clone();
     for (field, author) in cases {
         let status = authors
-            .create_author(pb::CreateAuthorRequest { author: Some(author), request_id: String::new() })
+            .create_author(pb::CreateAuthorRequest {
+                author: Some(author),
+                request_id: String::new(),
+            })
             .await
             .expect_err(field);
         assert_invalid(&status, field);
     }
     let status = authors
-        .create_author(pb::CreateAuthorRequest { author: None, request_id: String::new() })
+        .create_author(pb::CreateAuthorRequest {
+            author: None,
+            request_id: String::new(),
+        })
         .await
         .expect_err("missing author");
     assert_invalid(&status, "author");
     let status = authors
         .create_author(pb::CreateAuthorRequest {
-            author: Some(pb::Author { display_name: "x".into(), ..Default::default() }),
+            author: Some(pb::Author {
+                display_name: "x".into(),
+                ..Default::default()
+            }),
             request_id: "not-a-uuid".into(),
         })
         .await
@@ -92,24 +204,53 @@ async fn bad_list_requests_are_invalid_argument_naming_the_field() {
     let app = TestApp::spawn().await;
     let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
     for i in 0..3 {
-        app.article(pb::Article { section: "سياسة".into(), ..draft(&format!("خبر {i}"), &desk) }).await;
+        app.article(pb::Article {
+            section: "سياسة".into(),
+            ..draft(&format!("خبر {i}"), &desk)
+        })
+        .await;
     }
     let mut articles = app.articles.clone();
     let first = articles
-        .list_articles(pb::ListArticlesRequest { page_size: 1, section: "سياسة".into(), ..Default::default() })
+        .list_articles(pb::ListArticlesRequest {
+            page_size: 1,
+            section: "سياسة".into(),
+            ..Default::default()
+        })
         .await
         .expect("first page")
         .into_inner();
     assert!(!first.next_page_token.is_empty());
 
     let cases = [
-        ("page_size", pb::ListArticlesRequest { page_size: -1, ..Default::default() }),
-        ("page_token", pb::ListArticlesRequest { page_token: "not a token".into(), ..Default::default() }),
-        ("page_token", pb::ListArticlesRequest { page_token: "eyJxIjoxfQ".into(), ..Default::default() }),
+        (
+            "page_size",
+            pb::ListArticlesRequest {
+                page_size: -1,
+                ..Default::default()
+            },
+        ),
+        (
+            "page_token",
+            pb::ListArticlesRequest {
+                page_token: "not a token".into(),
+                ..Default::default()
+            },
+        ),
+        (
+            "page_token",
+            pb::ListArticlesRequest {
+                page_token: "eyJxIjoxfQ".into(),
+                ..Default::default()
+            },
+        ),
         // A real token, but for another query (other filters, other order).
         (
             "page_token",
-            pb::ListArticlesRequest { page_token: first.next_page_token.clone(), ..Default::default() },
+            pb::ListArticlesRequest {
+                page_token: first.next_page_token.clone(),
+                ..Default::default()
+            },
         ),
         (
             "page_token",
@@ -120,10 +261,34 @@ async fn bad_list_requests_are_invalid_argument_naming_the_field() {
                 ..Default::default()
             },
         ),
-        ("author_id", pb::ListArticlesRequest { author_id: "nobody".into(), ..Default::default() }),
-        ("language", pb::ListArticlesRequest { language: "???".into(), ..Default::default() }),
-        ("status", pb::ListArticlesRequest { status: 99, ..Default::default() }),
-        ("order_by", pb::ListArticlesRequest { order_by: 99, ..Default::default() }),
+        (
+            "author_id",
+            pb::ListArticlesRequest {
+                author_id: "nobody".into(),
+                ..Default::default()
+            },
+        ),
+        (
+            "language",
+            pb::ListArticlesRequest {
+                language: "???".into(),
+                ..Default::default()
+            },
+        ),
+        (
+            "status",
+            pb::ListArticlesRequest {
+                status: 99,
+                ..Default::default()
+            },
+        ),
+        (
+            "order_by",
+            pb::ListArticlesRequest {
+                order_by: 99,
+                ..Default::default()
+            },
+        ),
     ];
     for (field, request) in cases {
         let status = articles.list_articles(request).await.expect_err(field);
@@ -132,7 +297,10 @@ async fn bad_list_requests_are_invalid_argument_naming_the_field() {
     let status = app
         .authors
         .clone()
-        .list_authors(pb::ListAuthorsRequest { page_size: -5, ..Default::default() })
+        .list_authors(pb::ListAuthorsRequest {
+            page_size: -5,
+            ..Default::default()
+        })
         .await
         .expect_err("negative page size");
     assert_invalid(&status, "page_size");
@@ -152,8 +320,13 @@ async fn update_masks_naming_output_only_or_unknown_fields_are_refused() {
     ] {
         let status = articles
             .update_article(pb::UpdateArticleRequest {
-                article: Some(pb::Article { id: article.id.clone(), ..Default::default() }),
-                update_mask: Some(FieldMask { paths: vec![path.into()] }),
+                article: Some(pb::Article {
+                    id: article.id.clone(),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec![path.into()],
+                }),
             })
             .await
             .expect_err(path);
@@ -163,8 +336,13 @@ async fn update_masks_naming_output_only_or_unknown_fields_are_refused() {
         .authors
         .clone()
         .update_author(pb::UpdateAuthorRequest {
-            author: Some(pb::Author { id: desk.id.clone(), ..Default::default() }),
-            update_mask: Some(FieldMask { paths: vec!["display_name".into(), "create_time".into()] }),
+            author: Some(pb::Author {
+                id: desk.id.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["display_name".into(), "create_time".into()],
+            }),
         })
         .await
         .expect_err("output-only author field");
@@ -172,8 +350,14 @@ async fn update_masks_naming_output_only_or_unknown_fields_are_refused() {
 
     let status = articles
         .update_article(pb::UpdateArticleRequest {
-            article: Some(pb::Article { id: article.id.clone(), title: String::new(), ..Default::default() }),
-            update_mask: Some(FieldMask { paths: vec!["title".into()] }),
+            article: Some(pb::Article {
+                id: article.id.clone(),
+                title: String::new(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["title".into()],
+            }),
         })
         .await
         .expect_err("empty title");
@@ -186,12 +370,17 @@ async fn update_masks_naming_output_only_or_unknown_fields_are_refused() {
                 author_ids: vec!["0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into()],
                 ..Default::default()
             }),
-            update_mask: Some(FieldMask { paths: vec!["author_ids".into()] }),
+            update_mask: Some(FieldMask {
+                paths: vec!["author_ids".into()],
+            }),
         })
         .await
         .expect_err("unknown author on update");
     assert_invalid(&status, "article.author_ids[0]");
-    assert_eq!(app.get_article(&article.id).await.expect("unchanged"), article);
+    assert_eq!(
+        app.get_article(&article.id).await.expect("unchanged"),
+        article
+    );
 }
 
 #[tokio::test]
@@ -199,7 +388,10 @@ async fn ids_are_checked_and_unknown_ones_are_not_found() {
     let app = TestApp::spawn().await;
     let unknown = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
     assert_code(app.get_article(unknown).await, Code::NotFound);
-    assert_invalid(&app.get_article("42").await.expect_err("malformed id"), "id");
+    assert_invalid(
+        &app.get_article("42").await.expect_err("malformed id"),
+        "id",
+    );
     let mut articles = app.articles.clone();
     assert_invalid(
         &articles
@@ -210,34 +402,53 @@ async fn ids_are_checked_and_unknown_ones_are_not_found() {
     );
     assert_invalid(
         &articles
-            .get_article(pb::GetArticleRequest { id: unknown.into(), slug: "x".into(), ..Default::default() })
+            .get_article(pb::GetArticleRequest {
+                id: unknown.into(),
+                slug: "x".into(),
+                ..Default::default()
+            })
             .await
             .expect_err("both id and slug"),
         "id",
     );
     assert_code(
         articles
-            .get_article(pb::GetArticleRequest { slug: "لا-يوجد".into(), ..Default::default() })
+            .get_article(pb::GetArticleRequest {
+                slug: "لا-يوجد".into(),
+                ..Default::default()
+            })
             .await,
         Code::NotFound,
     );
     assert_code(
         articles
             .update_article(pb::UpdateArticleRequest {
-                article: Some(pb::Article { id: unknown.into(), title: "x".into(), ..Default::default() }),
+                article: Some(pb::Article {
+                    id: unknown.into(),
+                    title: "x".into(),
+                    ..Default::default()
+                }),
                 update_mask: None,
             })
             .await,
         Code::NotFound,
     );
     assert_code(
-        articles.delete_article(pb::DeleteArticleRequest { id: unknown.into(), etag: String::new() }).await,
+        articles
+            .delete_article(pb::DeleteArticleRequest {
+                id: unknown.into(),
+                etag: String::new(),
+            })
+            .await,
         Code::NotFound,
     );
     assert_code(
         app.authors
             .clone()
-            .get_author(pb::GetAuthorRequest { id: unknown.into(), ..Default::default() })
+            .get_author(pb::GetAuthorRequest {
+                id: unknown.into(),
+                ..Default::default()
+            })
             .await,
         Code::NotFound,
     );

@@ -27,9 +27,16 @@ async fn concurrent_writers_with_the_same_etag_exactly_one_wins() {
                 title: format!("نسخة المحرر {writer}"),
                 ..Default::default()
             }),
-            update_mask: Some(FieldMask { paths: vec!["title".into()] }),
+            update_mask: Some(FieldMask {
+                paths: vec!["title".into()],
+            }),
         };
-        tokio::spawn(async move { articles.update_article(request).await.map(tonic::Response::into_inner) })
+        tokio::spawn(async move {
+            articles
+                .update_article(request)
+                .await
+                .map(tonic::Response::into_inner)
+        })
     });
     let results: Vec<_> = join_all(writes)
         .await
@@ -37,7 +44,10 @@ async fn concurrent_writers_with_the_same_etag_exactly_one_wins() {
         .map(|joined| joined.expect("writer task"))
         .collect();
 
-    let winners: Vec<&pb::Article> = results.iter().filter_map(|result| result.as_ref().ok()).collect();
+    let winners: Vec<&pb::Article> = results
+        .iter()
+        .filter_map(|result| result.as_ref().ok())
+        .collect();
     assert_eq!(winners.len(), 1, "exactly one writer wins: {results:?}");
     for result in &results {
         if let Err(status) = result {
@@ -59,12 +69,22 @@ async fn parallel_retries_with_one_request_id_create_one_article() {
     let retries = (0..WRITERS).map(|_| {
         let mut articles = app.articles.clone();
         let request = request.clone();
-        tokio::spawn(async move { articles.create_article(request).await.map(tonic::Response::into_inner) })
+        tokio::spawn(async move {
+            articles
+                .create_article(request)
+                .await
+                .map(tonic::Response::into_inner)
+        })
     });
     let ids: HashSet<String> = join_all(retries)
         .await
         .into_iter()
-        .map(|joined| joined.expect("retry task").expect("every retry succeeds").id)
+        .map(|joined| {
+            joined
+                .expect("retry task")
+                .expect("every retry succeeds")
+                .id
+        })
         .collect();
     assert_eq!(ids.len(), 1, "{ids:?}");
     let listed = app
@@ -87,12 +107,22 @@ async fn parallel_creates_with_one_title_get_distinct_slugs() {
             article: Some(draft("عاجل", &desk)),
             request_id: String::new(),
         };
-        tokio::spawn(async move { articles.create_article(request).await.map(tonic::Response::into_inner) })
+        tokio::spawn(async move {
+            articles
+                .create_article(request)
+                .await
+                .map(tonic::Response::into_inner)
+        })
     });
     let mut slugs: Vec<String> = join_all(creates)
         .await
         .into_iter()
-        .map(|joined| joined.expect("create task").expect("every create succeeds").slug)
+        .map(|joined| {
+            joined
+                .expect("create task")
+                .expect("every create succeeds")
+                .slug
+        })
         .collect();
     slugs.sort();
     let mut expected: Vec<String> = std::iter::once("عاجل".to_owned())

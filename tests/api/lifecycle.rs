@@ -14,9 +14,15 @@ use crate::support::TestApp;
 async fn health_reports_serving_for_the_server_and_each_service() {
     let app = TestApp::spawn().await;
     let mut health = HealthClient::new(app.channel.clone());
-    for service in ["", "newsdesk.v1.AuthorService", "newsdesk.v1.ArticleService"] {
+    for service in [
+        "",
+        "newsdesk.v1.AuthorService",
+        "newsdesk.v1.ArticleService",
+    ] {
         let status = health
-            .check(HealthCheckRequest { service: service.into() })
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
             .await
             .expect("health check")
             .into_inner()
@@ -35,11 +41,17 @@ async fn health_reports_not_serving_while_the_database_is_unreachable() {
     }
     let mut health = HealthClient::new(app.channel.clone());
     let mut watch = health
-        .watch(HealthCheckRequest { service: String::new() })
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
         .await
         .expect("watch health")
         .into_inner();
-    let first = watch.message().await.expect("first status").expect("a status");
+    let first = watch
+        .message()
+        .await
+        .expect("first status")
+        .expect("a status");
     assert_eq!(first.status(), ServingStatus::Serving);
 
     app.database.drop_now().await;
@@ -70,7 +82,10 @@ async fn shutdown_is_graceful_and_completes() {
         .expect("shutdown within its grace period")
         .expect("serve returns Ok");
     let after = newsdesk::proto::author_service_client::AuthorServiceClient::new(channel)
-        .get_author(pb::GetAuthorRequest { id: desk.id, ..Default::default() })
+        .get_author(pb::GetAuthorRequest {
+            id: desk.id,
+            ..Default::default()
+        })
         .await;
     assert!(after.is_err(), "a stopped server answers nothing");
 }

@@ -49,7 +49,8 @@ async fn page_through(
         }
         page_token = page.next_page_token;
         for i in 0..extra_per_page {
-            app.article(draft(&format!("خبر أثناء التصفح {}-{i}", seen.len()), desk)).await;
+            app.article(draft(&format!("خبر أثناء التصفح {}-{i}", seen.len()), desk))
+                .await;
         }
     }
 }
@@ -59,7 +60,9 @@ fn assert_sorted_without_repeats(seen: &[pb::Article], order: pb::ArticleOrderBy
     assert_eq!(ids.len(), seen.len(), "no article appears twice");
     let key = |article: &pb::Article| {
         let time = match order {
-            pb::ArticleOrderBy::UpdateTimeAsc | pb::ArticleOrderBy::UpdateTimeDesc => article.update_time,
+            pb::ArticleOrderBy::UpdateTimeAsc | pb::ArticleOrderBy::UpdateTimeDesc => {
+                article.update_time
+            }
             _ => article.create_time,
         }
         .expect("timestamp");
@@ -68,17 +71,21 @@ fn assert_sorted_without_repeats(seen: &[pb::Article], order: pb::ArticleOrderBy
     for pair in seen.windows(2) {
         let (a, b) = (key(&pair[0]), key(&pair[1]));
         match order {
-            pb::ArticleOrderBy::CreateTimeAsc | pb::ArticleOrderBy::UpdateTimeAsc => assert!(a < b, "{a:?} before {b:?}"),
+            pb::ArticleOrderBy::CreateTimeAsc | pb::ArticleOrderBy::UpdateTimeAsc => {
+                assert!(a < b, "{a:?} before {b:?}")
+            }
             _ => assert!(a > b, "{a:?} before {b:?}"),
         }
     }
 }
 
 #[tokio::test]
-async fn paging_through_250_articles_in_every_order_sees_each_once_even_while_articles_are_created() {
+async fn paging_through_250_articles_in_every_order_sees_each_once_even_while_articles_are_created()
+{
     let app = TestApp::spawn().await;
     let (desk, originals) = seed(&app, ARTICLES).await;
-    let original_ids: HashSet<String> = originals.iter().map(|article| article.id.clone()).collect();
+    let original_ids: HashSet<String> =
+        originals.iter().map(|article| article.id.clone()).collect();
 
     for order in [
         pb::ArticleOrderBy::CreateTimeDesc,
@@ -109,12 +116,24 @@ async fn newest_first_is_the_default_and_page_sizes_are_clamped() {
         .expect("default page")
         .into_inner();
     assert_eq!(default_page.articles.len(), 20);
-    let newest: Vec<&str> = originals.iter().rev().take(20).map(|article| article.id.as_str()).collect();
-    let listed: Vec<&str> = default_page.articles.iter().map(|article| article.id.as_str()).collect();
+    let newest: Vec<&str> = originals
+        .iter()
+        .rev()
+        .take(20)
+        .map(|article| article.id.as_str())
+        .collect();
+    let listed: Vec<&str> = default_page
+        .articles
+        .iter()
+        .map(|article| article.id.as_str())
+        .collect();
     assert_eq!(listed, newest);
 
     let clamped = client
-        .list_articles(pb::ListArticlesRequest { page_size: 1000, ..Default::default() })
+        .list_articles(pb::ListArticlesRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
         .await
         .expect("clamped page")
         .into_inner();
@@ -131,11 +150,15 @@ async fn newest_first_is_the_default_and_page_sizes_are_clamped() {
         .expect("last page")
         .into_inner();
     assert_eq!(last.articles.len(), 20);
-    assert!(last.next_page_token.is_empty(), "the last page has no next token");
+    assert!(
+        last.next_page_token.is_empty(),
+        "the last page has no next token"
+    );
 }
 
 #[tokio::test]
-async fn an_article_updated_while_paging_by_update_time_moves_to_the_end_without_repeating_others() {
+async fn an_article_updated_while_paging_by_update_time_moves_to_the_end_without_repeating_others()
+{
     let app = TestApp::spawn().await;
     let (_, originals) = seed(&app, 30).await;
     let mut client = app.articles.clone();
@@ -145,20 +168,38 @@ async fn an_article_updated_while_paging_by_update_time_moves_to_the_end_without
         order_by: pb::ArticleOrderBy::UpdateTimeAsc.into(),
         ..Default::default()
     };
-    let first = client.list_articles(request(String::new())).await.expect("page 1").into_inner();
+    let first = client
+        .list_articles(request(String::new()))
+        .await
+        .expect("page 1")
+        .into_inner();
     // Touch an article from a later page: it moves past the end of the list.
     let touched = &originals[20];
     client
         .update_article(pb::UpdateArticleRequest {
-            article: Some(pb::Article { id: touched.id.clone(), subtitle: "محدث".into(), ..Default::default() }),
-            update_mask: Some(FieldMask { paths: vec!["subtitle".into()] }),
+            article: Some(pb::Article {
+                id: touched.id.clone(),
+                subtitle: "محدث".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["subtitle".into()],
+            }),
         })
         .await
         .expect("update");
-    let mut seen: Vec<String> = first.articles.into_iter().map(|article| article.id).collect();
+    let mut seen: Vec<String> = first
+        .articles
+        .into_iter()
+        .map(|article| article.id)
+        .collect();
     let mut token = first.next_page_token;
     while !token.is_empty() {
-        let page = client.list_articles(request(token)).await.expect("page").into_inner();
+        let page = client
+            .list_articles(request(token))
+            .await
+            .expect("page")
+            .into_inner();
         seen.extend(page.articles.into_iter().map(|article| article.id));
         token = page.next_page_token;
     }

@@ -165,7 +165,10 @@ impl TestDatabase {
             }
             _ => {
                 let dir = tempfile::tempdir().expect("temporary directory");
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("newsdesk.db").display());
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("newsdesk.db").display()
+                );
                 TestDatabase {
                     url,
                     kind: DatabaseKind::Sqlite(dir),
@@ -240,7 +243,10 @@ pub fn seed_article() -> SeedArticle {
     let text = include_str!("../fixtures/witkoff-putin-talks.ar.txt");
     let mut blocks: Vec<&str> = text.split("\n\n").collect();
     // The trailing «شارك المقال» / «اترك تعليقك» are page chrome, not story.
-    if blocks.last().is_some_and(|last| last.starts_with("شارك المقال")) {
+    if blocks
+        .last()
+        .is_some_and(|last| last.starts_with("شارك المقال"))
+    {
         blocks.pop();
     }
     SeedArticle {
