@@ -54,7 +54,7 @@ async fn the_seed_article_round_trips_byte_for_byte_with_the_desk_as_author() {
     for read in [&by_id, &by_slug] {
         assert_eq!(read.title.as_bytes(), seed.title.as_bytes());
         assert_eq!(read.body.as_bytes(), seed.body.as_bytes());
-        assert_eq!(read.author_ids, [desk.id.clone()]);
+        assert_eq!(read.author_ids, vec![desk.id.clone()]);
         assert_eq!(read.tags, ["روسيا", "أوكرانيا"]);
         assert_eq!(read, &created);
     }
@@ -257,7 +257,7 @@ async fn soft_deleted_articles_leave_get_and_list_until_undeleted() {
             .await
             .expect("list")
             .into_inner()),
-        [kept.id.clone()]
+        vec![kept.id.clone()]
     );
     assert_eq!(
         ids(articles
@@ -443,7 +443,7 @@ async fn list_articles_filters_by_author_tag_section_language_and_status() {
             ..all()
         })
         .await,
-        [sport.id.clone()]
+        vec![sport.id.clone()]
     );
     assert_eq!(
         ids(pb::ListArticlesRequest {
@@ -451,7 +451,7 @@ async fn list_articles_filters_by_author_tag_section_language_and_status() {
             ..all()
         })
         .await,
-        [english.id.clone()]
+        vec![english.id.clone()]
     );
     assert_eq!(
         ids(pb::ListArticlesRequest {
@@ -460,7 +460,7 @@ async fn list_articles_filters_by_author_tag_section_language_and_status() {
             ..all()
         })
         .await,
-        [politics.id.clone()]
+        vec![politics.id.clone()]
     );
     assert_eq!(
         ids(pb::ListArticlesRequest {
