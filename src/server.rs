@@ -27,6 +27,11 @@ const HEALTH_SERVICES: [&str; 3] = [
     <ArticleServiceServer<ArticleApi> as NamedService>::NAME,
 ];
 
+/// Longest a health ping may take before the database counts as unreachable.
+const PING_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest shutdown waits for the database pool to close.
+const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How the server behaves around its requests.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
@@ -130,12 +135,19 @@ pub async fn serve(
     let result = tokio::select! {
         result = server => result.map_err(anyhow::Error::from),
         () = drain_deadline => {
-            tracing::warn!("shutdown grace of {grace:?} is over; closing the remaining connections");
+            tracing::warn!("the shutdown grace of {grace:?} is over; abandoning the requests still in flight");
             Ok(())
         }
     };
     monitor.abort();
-    store.close().await;
+    // Requests abandoned above may still hold connections, which closing the
+    // pool would wait for; the process is about to exit anyway.
+    if tokio::time::timeout(POOL_CLOSE_TIMEOUT, store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the database pool did not close within {POOL_CLOSE_TIMEOUT:?}");
+    }
     tracing::info!("newsdesk stopped");
     result
 }
@@ -163,7 +175,10 @@ async fn monitor_database(
             () = tokio::time::sleep(interval) => {}
             _ = stop.changed() => return,
         }
-        let now_up = tokio::time::timeout(interval.max(Duration::from_secs(1)), store.ping())
+        // A ping waits for a pooled connection no longer than a request would
+        // (the pool's acquire timeout), so NOT_SERVING means requests would
+        // fail with UNAVAILABLE too; the outer timeout only guards a hung socket.
+        let now_up = tokio::time::timeout(PING_TIMEOUT, store.ping())
             .await
             .is_ok_and(|ping| ping.is_ok());
         if now_up != up {

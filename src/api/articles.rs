@@ -2,7 +2,9 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{mask_paths, request_id, required, resource_id, respond, timestamp};
+use super::{
+    filter_text, lookup_slug, mask_paths, request_id, required, resource_id, respond, timestamp,
+};
 use crate::{
     domain::{
         article::{
@@ -10,9 +12,8 @@ use crate::{
             validate_new_article,
         },
         etag::etag,
-        language::{DEFAULT_LANGUAGE, canonical_language},
+        language::{DEFAULT_LANGUAGE, parse_language},
         paging::{QueryKey, page_size},
-        text::nfc,
         update_mask::parse_update_mask,
         validation::Violations,
     },
@@ -62,14 +63,13 @@ impl ArticleApi {
                     .await?
             }
             (true, false) => {
-                let language = match language.trim() {
-                    "" => DEFAULT_LANGUAGE.to_owned(),
-                    tag => canonical_language(tag).ok_or_else(|| {
-                        Violations::single("language", "must be a BCP-47 language tag such as `ar`")
-                    })?,
-                };
+                let mut violations = Violations::new();
+                let language = parse_language("language", &language, &mut violations)
+                    .unwrap_or_else(|| DEFAULT_LANGUAGE.to_owned());
+                violations.into_result(())?;
+                let slug = lookup_slug("article", &slug)?;
                 self.store
-                    .find_article_by_slug(&language, &nfc(slug.trim()), show_deleted)
+                    .find_article_by_slug(&language, &slug, show_deleted)
                     .await?
             }
             _ => {
@@ -96,21 +96,21 @@ impl ArticleApi {
         } = request;
         let size = page_size(requested_size)?;
         let mut violations = Violations::new();
-        let filter = ArticleFilter {
-            author_id: non_empty(&author_id).and_then(|raw| {
-                resource_id("author_id", raw)
-                    .map_err(|v| violations.add("author_id", v.to_string()))
-                    .ok()
-            }),
-            tag: non_empty(&tag).map(nfc),
-            section: non_empty(&section).map(nfc),
-            language: non_empty(&language).and_then(|raw| {
-                let canonical = canonical_language(raw);
-                if canonical.is_none() {
-                    violations.add("language", "must be a BCP-47 language tag such as `ar`");
+        let author_id = match author_id.trim() {
+            "" => None,
+            raw => match resource_id("author_id", raw) {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    violations.add("author_id", "must be an author id (a UUID)");
+                    None
                 }
-                canonical
-            }),
+            },
+        };
+        let filter = ArticleFilter {
+            author_id,
+            tag: filter_text("tag", &tag, &mut violations),
+            section: filter_text("section", &section, &mut violations),
+            language: parse_language("language", &language, &mut violations),
             status: match pb::ArticleStatus::try_from(status) {
                 Ok(pb::ArticleStatus::Unspecified) => None,
                 Ok(pb::ArticleStatus::Draft) => Some(ArticleStatus::Draft),
@@ -237,10 +237,6 @@ impl ArticleService for ArticleApi {
     ) -> Result<Response<pb::Article>, Status> {
         respond(self.undelete(request.into_inner()).await)
     }
-}
-
-fn non_empty(raw: &str) -> Option<&str> {
-    Some(raw.trim()).filter(|value| !value.is_empty())
 }
 
 /// What identifies the article an update is for.

@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{mask_paths, request_id, required, resource_id, respond, timestamp};
+use super::{lookup_slug, mask_paths, request_id, required, resource_id, respond, timestamp};
 use crate::{
     domain::{
         author::{Author, AuthorField, AuthorInput, AuthorKind, validate_new_author},
@@ -47,7 +47,10 @@ impl AuthorApi {
         let pb::GetAuthorRequest { id, slug } = request;
         let author = match (id.is_empty(), slug.is_empty()) {
             (false, true) => self.store.find_author(&resource_id("id", &id)?).await?,
-            (true, false) => self.store.find_author_by_slug(slug.trim()).await?,
+            (true, false) => {
+                let slug = lookup_slug("author", &slug)?;
+                self.store.find_author_by_slug(&slug).await?
+            }
             _ => return Err(Violations::single("id", "set exactly one of `id` and `slug`").into()),
         };
         Ok(author_to_pb(author))

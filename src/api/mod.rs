@@ -10,7 +10,14 @@ pub use authors::AuthorApi;
 use chrono::{DateTime, Utc};
 use tonic::{Response, Status};
 
-use crate::{domain::validation::Violations, error::Error};
+use crate::{
+    domain::{
+        slug::is_valid_slug,
+        text::{LineRule, nfc},
+        validation::Violations,
+    },
+    error::Error,
+};
 
 /// A handler's result as tonic wants it; every error maps through `Error`.
 fn respond<T>(result: Result<T, Error>) -> Result<Response<T>, Status> {
@@ -48,6 +55,29 @@ fn request_id(raw: &str) -> Result<Option<String>, Violations> {
 /// The message in a required message field.
 fn required<T>(value: Option<T>, field: &str) -> Result<T, Violations> {
     value.ok_or_else(|| Violations::single(field, "is required"))
+}
+
+/// A slug to look a resource up by. No resource can have a malformed slug, so
+/// one is NOT_FOUND at once, without reaching the database.
+fn lookup_slug(resource: &str, raw: &str) -> Result<String, Error> {
+    let slug = nfc(raw.trim());
+    if is_valid_slug(&slug) {
+        Ok(slug)
+    } else {
+        Err(Error::NotFound(format!(
+            "no {resource} has the slug {raw:?}"
+        )))
+    }
+}
+
+/// An optional single-line filter value, trimmed and in NFC; `None` when empty.
+fn filter_text(field: &'static str, raw: &str, violations: &mut Violations) -> Option<String> {
+    let rule = LineRule {
+        field,
+        required: false,
+        max_chars: 300,
+    };
+    Some(rule.apply(raw, violations)).filter(|value| !value.is_empty())
 }
 
 /// The paths of an optional update mask.

@@ -5,9 +5,8 @@ use chrono::{DateTime, Utc};
 use pulldown_cmark::{Event, Parser};
 
 use super::{
-    author::explicit_slug,
-    language::{DEFAULT_LANGUAGE, canonical_language},
-    slug::{SlugChoice, derive_slug},
+    language::{DEFAULT_LANGUAGE, parse_language},
+    slug::{SlugChoice, derive_slug, requested_slug},
     text::{LineRule, multi_line, nfc},
     update_mask::MaskField,
     validation::Violations,
@@ -182,12 +181,12 @@ impl MaskField for ArticleField {
 pub fn validate_new_article(input: ArticleInput) -> Result<ArticleFields, Violations> {
     let mut violations = Violations::new();
     let title = TITLE.apply(&input.title, &mut violations);
-    let slug = match explicit_slug(&input.slug, &mut violations) {
+    let slug = match requested_slug(&input.slug, &mut violations) {
         Some(slug) => SlugChoice::Explicit(slug),
         None => SlugChoice::Derived(derive_slug(&title)),
     };
-    let language =
-        language(&input.language, &mut violations).unwrap_or_else(|| DEFAULT_LANGUAGE.to_owned());
+    let language = parse_language("language", &input.language, &mut violations)
+        .unwrap_or_else(|| DEFAULT_LANGUAGE.to_owned());
     let body = multi_line("body", &input.body, MAX_BODY_BYTES, &mut violations);
     let words = word_count(&body);
     let fields = ArticleFields {
@@ -220,14 +219,15 @@ pub fn apply_article_update(
     for field in fields {
         match field {
             ArticleField::Slug => {
-                if let Some(explicit) = explicit_slug(&input.slug, &mut violations)
+                if let Some(explicit) = requested_slug(&input.slug, &mut violations)
                     && explicit != current.slug
                 {
                     slug = SlugChoice::Explicit(explicit);
                 }
             }
             ArticleField::Language => {
-                if let Some(language) = language(&input.language, &mut violations) {
+                if let Some(language) = parse_language("language", &input.language, &mut violations)
+                {
                     next.language = language;
                 }
             }
@@ -273,23 +273,6 @@ pub fn apply_article_update(
         word_count: words,
         reading_time_minutes: reading_time_minutes(words),
     })
-}
-
-/// A canonical language tag, or `None` when `raw` is empty (or bad, with a
-/// violation recorded).
-fn language(raw: &str, violations: &mut Violations) -> Option<String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return None;
-    }
-    let canonical = canonical_language(raw);
-    if canonical.is_none() {
-        violations.add(
-            "language",
-            "must be a BCP-47 language tag such as `ar` or `en-GB`",
-        );
-    }
-    canonical
 }
 
 /// Author ids in canonical form: each must be a UUID, and none may repeat.

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    slug::{SlugChoice, derive_slug, is_valid_slug},
+    slug::{SlugChoice, derive_slug, requested_slug},
     text::{LineRule, multi_line},
     update_mask::MaskField,
     validation::Violations,
@@ -122,7 +122,7 @@ impl MaskField for AuthorField {
 pub fn validate_new_author(input: AuthorInput) -> Result<AuthorFields, Violations> {
     let mut violations = Violations::new();
     let display_name = DISPLAY_NAME.apply(&input.display_name, &mut violations);
-    let slug = match explicit_slug(&input.slug, &mut violations) {
+    let slug = match requested_slug(&input.slug, &mut violations) {
         Some(slug) => SlugChoice::Explicit(slug),
         None => SlugChoice::Derived(derive_slug(&display_name)),
     };
@@ -157,7 +157,7 @@ pub fn apply_author_update(
                 next.display_name = DISPLAY_NAME.apply(&input.display_name, &mut violations);
             }
             AuthorField::Slug => {
-                if let Some(slug) = explicit_slug(&input.slug, &mut violations)
+                if let Some(slug) = requested_slug(&input.slug, &mut violations)
                     && slug != current.slug
                 {
                     next.slug = SlugChoice::Explicit(slug);
@@ -169,21 +169,6 @@ pub fn apply_author_update(
         }
     }
     violations.into_result(next)
-}
-
-/// A slug the client asked for, checked; `None` when the field is empty.
-pub(super) fn explicit_slug(raw: &str, violations: &mut Violations) -> Option<String> {
-    let slug = super::text::nfc(raw.trim());
-    if slug.is_empty() {
-        return None;
-    }
-    if !is_valid_slug(&slug) {
-        violations.add(
-            "slug",
-            "must be lowercase letters and digits in words joined by single hyphens, at most 120 characters",
-        );
-    }
-    Some(slug)
 }
 
 fn bio(raw: &str, violations: &mut Violations) -> String {

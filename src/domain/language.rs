@@ -1,8 +1,27 @@
 //! BCP-47 language tags, checked for shape and put in canonical case
 //! (`ar`, `en-GB`, `zh-Hant-TW`), so that `AR` and `ar` name one language.
 
+use super::validation::Violations;
+
 /// The language of an article that does not say.
 pub const DEFAULT_LANGUAGE: &str = "ar";
+
+/// The canonical form of the tag in `raw`, or `None` when `raw` is empty; a
+/// malformed tag is recorded against `field`.
+pub fn parse_language(field: &str, raw: &str, violations: &mut Violations) -> Option<String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let canonical = canonical_language(raw);
+    if canonical.is_none() {
+        violations.add(
+            field,
+            "must be a BCP-47 language tag such as `ar` or `en-GB`",
+        );
+    }
+    canonical
+}
 
 /// The canonical form of a well-formed tag, or `None` when `tag` is not one.
 pub fn canonical_language(tag: &str) -> Option<String> {

@@ -3,6 +3,7 @@
 
 pub mod article;
 pub mod author;
+pub mod clock;
 pub mod etag;
 pub mod fingerprint;
 pub mod language;

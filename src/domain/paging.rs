@@ -3,6 +3,7 @@
 //! a fingerprint of the query they were issued for.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{fingerprint::fingerprint, validation::Violations};
@@ -21,6 +22,10 @@ pub fn page_size(requested: i32) -> Result<u64, Violations> {
     }
 }
 
+/// The latest time a token may carry (the end of year 9999), so that a forged
+/// token cannot ask the database for a timestamp it cannot represent.
+const MAX_TIME_MICROS: i64 = 253_402_300_799_999_999;
+
 /// Where the previous page ended: the sort key of its last row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
@@ -31,6 +36,23 @@ pub struct Cursor {
     /// The last row's id, which breaks ties between equal timestamps.
     #[serde(rename = "i")]
     pub id: String,
+}
+
+impl Cursor {
+    /// The timestamp the list is ordered by, when it is ordered by one.
+    pub fn time(&self) -> Option<DateTime<Utc>> {
+        self.time_micros.and_then(DateTime::from_timestamp_micros)
+    }
+
+    /// Whether the cursor could have been issued by this server: a UUID id
+    /// and, if any, a time in range. Tokens are not signed, so this keeps a
+    /// forged one from reaching the database with values it would refuse.
+    fn is_well_formed(&self) -> bool {
+        uuid::Uuid::try_parse(&self.id).is_ok()
+            && self
+                .time_micros
+                .is_none_or(|micros| (0..=MAX_TIME_MICROS).contains(&micros))
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -76,7 +98,8 @@ impl QueryKey {
         let decoded: Token = URL_SAFE_NO_PAD
             .decode(token)
             .ok()
-            .and_then(|json| serde_json::from_slice(&json).ok())
+            .and_then(|json| serde_json::from_slice::<Token>(&json).ok())
+            .filter(|token| token.cursor.is_well_formed())
             .ok_or_else(|| Violations::single("page_token", "is malformed"))?;
         if decoded.query != self.0 {
             return Err(Violations::single(
@@ -135,6 +158,34 @@ mod tests {
                 Some("page_token")
             );
         }
+    }
+
+    #[test]
+    fn tokens_with_impossible_cursors_are_refused() {
+        let query = QueryKey::new("articles", &[]);
+        let forge = |cursor: Cursor| query.token(cursor);
+        let id = "0190a1b2-0000-7000-8000-000000000000".to_owned();
+        for cursor in [
+            Cursor {
+                time_micros: None,
+                id: "x\u{0}y".into(),
+            },
+            Cursor {
+                time_micros: Some(-1),
+                id: id.clone(),
+            },
+            Cursor {
+                time_micros: Some(MAX_TIME_MICROS + 1),
+                id: id.clone(),
+            },
+        ] {
+            assert!(query.cursor(&forge(cursor.clone())).is_err(), "{cursor:?}");
+        }
+        let fine = Cursor {
+            time_micros: Some(MAX_TIME_MICROS),
+            id,
+        };
+        assert_eq!(query.cursor(&forge(fine.clone())), Ok(Some(fine)));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
 
-use super::text::nfc;
+use super::{text::nfc, validation::Violations};
 
 /// The longest slug, in characters.
 pub const MAX_SLUG_CHARS: usize = 120;
@@ -71,6 +71,21 @@ pub fn derive_slug(text: &str) -> String {
 /// Whether `slug` is already in the form `derive_slug` produces.
 pub fn is_valid_slug(slug: &str) -> bool {
     !slug.is_empty() && derive_slug(slug) == slug
+}
+
+/// A slug the client asked for, checked; `None` when the field is empty.
+pub fn requested_slug(raw: &str, violations: &mut Violations) -> Option<String> {
+    let slug = nfc(raw.trim());
+    if slug.is_empty() {
+        return None;
+    }
+    if !is_valid_slug(&slug) {
+        violations.add(
+            "slug",
+            "must be lowercase letters and digits in words joined by single hyphens, at most 120 characters",
+        );
+    }
+    Some(slug)
 }
 
 /// `slug` cut to at most `max_chars` characters, at the last `-` that fits

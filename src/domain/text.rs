@@ -15,10 +15,16 @@ pub fn nfc(text: &str) -> String {
     }
 }
 
-/// Bidi embedding, override and isolate controls: invisible characters that
-/// can make a title display as something other than what it says.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+/// Characters a single-line field refuses: control characters (line breaks
+/// included), the Unicode line and paragraph separators, and the bidi
+/// embedding, override and isolate controls, invisible characters that can
+/// make a title display as something other than what it says.
+fn breaks_a_single_line(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
 }
 
 /// Limits for one single-line field.
@@ -42,10 +48,7 @@ impl LineRule {
     /// As `apply`, naming the field `field` (for list items such as `tags[3]`).
     pub fn apply_at(self, field: &str, raw: &str, violations: &mut Violations) -> String {
         let value = nfc(raw.trim());
-        if let Some(bad) = value
-            .chars()
-            .find(|&c| c.is_control() || is_bidi_control(c))
-        {
+        if let Some(bad) = value.chars().find(|&c| breaks_a_single_line(c)) {
             violations.add(
                 field,
                 format!(
@@ -126,7 +129,15 @@ mod tests {
 
     #[test]
     fn single_lines_refuse_controls_bidi_overrides_emptiness_and_length() {
-        for bad in ["a\nb", "a\u{202E}b", "\u{2066}ab", "", "   ", "abcdef"] {
+        for bad in [
+            "a\nb",
+            "a\u{2028}b",
+            "a\u{202E}b",
+            "\u{2066}ab",
+            "",
+            "   ",
+            "abcdef",
+        ] {
             let (_, violations) = check(TITLE, bad);
             assert!(!violations.is_empty(), "{bad:?} should be refused");
         }

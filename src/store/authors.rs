@@ -9,7 +9,7 @@ use sea_orm::{
 use super::{
     Store,
     entities::{article_authors, authors},
-    inserted, new_id, now,
+    inserted, new_id,
     request_ids::{Claim, claim_request_id, forget_request_ids},
     slugs::{SlugPlacement, SlugTable, place_slug},
 };
@@ -39,7 +39,7 @@ impl Store {
         fields: AuthorFields,
         request_id: Option<&str>,
     ) -> Result<Author, Error> {
-        let now = now();
+        let now = self.now();
         let id = new_id();
         let txn = self.begin_write().await?;
         if let Some(request_id) = request_id
@@ -160,7 +160,7 @@ impl Store {
         update.kind = Set(kind.as_str().to_owned());
         update.bio = Set(bio);
         update.email = Set(email);
-        update.update_time = Set(now());
+        update.update_time = Set(self.now());
         update.version = Set(row.version + 1);
         let updated = update
             .update(&txn)
@@ -200,28 +200,28 @@ impl Store {
         txn.commit().await?;
         Ok(())
     }
+}
 
-    /// Which of `ids` name no author, in the order given.
-    pub(super) async fn missing_authors(
-        conn: &impl ConnectionTrait,
-        ids: &[String],
-    ) -> Result<Vec<String>, DbErr> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let found: Vec<String> = authors::Entity::find()
-            .select_only()
-            .column(authors::Column::Id)
-            .filter(authors::Column::Id.is_in(ids.iter().cloned()))
-            .into_tuple()
-            .all(conn)
-            .await?;
-        Ok(ids
-            .iter()
-            .filter(|id| !found.contains(id))
-            .cloned()
-            .collect())
+/// Which of `ids` name no author, in the order given.
+pub(super) async fn missing_authors(
+    conn: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<String>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
+    let found: Vec<String> = authors::Entity::find()
+        .select_only()
+        .column(authors::Column::Id)
+        .filter(authors::Column::Id.is_in(ids.iter().cloned()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(ids
+        .iter()
+        .filter(|id| !found.contains(id))
+        .cloned()
+        .collect())
 }
 
 /// A new author row looking for its slug.

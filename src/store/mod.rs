@@ -7,7 +7,7 @@ mod entities;
 mod request_ids;
 mod slugs;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use migrations::{Migrator, MigratorTrait};
@@ -16,7 +16,10 @@ use sea_orm::{
     SqliteTransactionMode, TransactionOptions, TransactionTrait, sqlx,
 };
 
-use crate::error::Error;
+use crate::{
+    domain::clock::{Clock, SystemClock},
+    error::Error,
+};
 
 pub use articles::{ArticleFilter, ArticleOrder, ArticlePage};
 pub use authors::AuthorPage;
@@ -36,6 +39,7 @@ pub struct StoreOptions {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    clock: Arc<dyn Clock>,
 }
 
 impl Store {
@@ -68,7 +72,21 @@ impl Store {
                 .max_lifetime(None);
         }
         let db = sea_orm::Database::connect(connect).await?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The same store, stamping writes with `clock`'s time.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The current time at the precision both databases store (microseconds),
+    /// so that what a write returns equals what a later read returns.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(6)
     }
 
     /// Applies every migration not yet applied.
@@ -116,12 +134,6 @@ impl Store {
 
 fn is_in_memory_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
-}
-
-/// The current time at the precision both databases store (microseconds), so
-/// that what a write returns equals what a later read returns.
-fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
 }
 
 /// A new resource id: a UUIDv7, which sorts by creation time.

@@ -480,3 +480,142 @@ async fn list_articles_filters_by_author_tag_section_language_and_status() {
         .is_empty()
     );
 }
+
+#[tokio::test]
+async fn updating_to_a_slug_taken_in_the_language_is_already_exists() {
+    let app = TestApp::spawn().await;
+    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let taken = app.article(draft("خبر أول", &desk)).await;
+    let english = app
+        .article(pb::Article {
+            language: "en".into(),
+            ..draft("خبر أول", &desk)
+        })
+        .await;
+    let other = app.article(draft("خبر آخر", &desk)).await;
+    assert_eq!(english.slug, taken.slug);
+    let mut articles = app.articles.clone();
+    let update = |article: pb::Article, path: &str| pb::UpdateArticleRequest {
+        article: Some(article),
+        update_mask: Some(FieldMask {
+            paths: vec![path.into()],
+        }),
+    };
+
+    // Moving the English article into Arabic would give Arabic two of one slug.
+    let moved = articles
+        .update_article(update(
+            pb::Article {
+                id: english.id.clone(),
+                language: "ar".into(),
+                ..Default::default()
+            },
+            "language",
+        ))
+        .await;
+    assert_code(moved, Code::AlreadyExists);
+    let renamed = articles
+        .update_article(update(
+            pb::Article {
+                id: other.id.clone(),
+                slug: taken.slug.clone(),
+                ..Default::default()
+            },
+            "slug",
+        ))
+        .await;
+    assert_code(renamed, Code::AlreadyExists);
+    assert_eq!(app.get_article(&english.id).await.expect("get"), english);
+    assert_eq!(app.get_article(&other.id).await.expect("get"), other);
+
+    // A slug of one's own, or one free in the new language, is fine.
+    let kept = articles
+        .update_article(update(
+            pb::Article {
+                id: other.id.clone(),
+                slug: other.slug.clone(),
+                ..Default::default()
+            },
+            "slug",
+        ))
+        .await
+        .expect("same slug")
+        .into_inner();
+    assert_eq!(kept.slug, other.slug);
+    let french = articles
+        .update_article(update(
+            pb::Article {
+                id: english.id.clone(),
+                language: "fr".into(),
+                ..Default::default()
+            },
+            "language",
+        ))
+        .await
+        .expect("free in French")
+        .into_inner();
+    assert_eq!(
+        (french.language.as_str(), french.slug.as_str()),
+        ("fr", taken.slug.as_str())
+    );
+}
+
+#[tokio::test]
+async fn deleting_with_a_stale_etag_is_aborted_and_deletes_nothing() {
+    let app = TestApp::spawn().await;
+    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let article = app.article(draft("خبر", &desk)).await;
+    let mut articles = app.articles.clone();
+    articles
+        .update_article(pb::UpdateArticleRequest {
+            article: Some(pb::Article {
+                id: article.id.clone(),
+                subtitle: "جديد".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["subtitle".into()],
+            }),
+        })
+        .await
+        .expect("update");
+    let stale = articles
+        .delete_article(pb::DeleteArticleRequest {
+            id: article.id.clone(),
+            etag: article.etag.clone(),
+        })
+        .await;
+    assert_code(stale, Code::Aborted);
+    assert!(app.get_article(&article.id).await.is_ok(), "still there");
+}
+
+#[tokio::test]
+async fn malformed_slugs_and_filters_are_refused_before_the_database() {
+    let app = TestApp::spawn().await;
+    let mut articles = app.articles.clone();
+    for slug in ["bad\u{0}slug", "Upper-Case", "two--hyphens"] {
+        let lookup = articles
+            .get_article(pb::GetArticleRequest {
+                slug: slug.into(),
+                ..Default::default()
+            })
+            .await;
+        assert_code(lookup, Code::NotFound);
+    }
+    let status = articles
+        .list_articles(pb::ListArticlesRequest {
+            tag: "nul\u{0}tag".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("NUL in a filter");
+    crate::support::assert_invalid(&status, "tag");
+    let status = articles
+        .list_articles(pb::ListArticlesRequest {
+            section: "a\nb".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("newline in a filter");
+    crate::support::assert_invalid(&status, "section");
+}

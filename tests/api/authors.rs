@@ -293,3 +293,92 @@ async fn list_authors_pages_in_creation_order_and_filters_by_kind() {
             .all(|author| author.kind() == pb::AuthorKind::Desk)
     );
 }
+
+#[tokio::test]
+async fn author_slug_clashes_and_stale_deletes_are_refused() {
+    let app = TestApp::spawn().await;
+    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let reporter = app.author("مراسل", pb::AuthorKind::Person).await;
+    let mut authors = app.authors.clone();
+
+    let clash = authors
+        .update_author(pb::UpdateAuthorRequest {
+            author: Some(pb::Author {
+                id: reporter.id.clone(),
+                slug: desk.slug.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["slug".into()],
+            }),
+        })
+        .await;
+    assert_code(clash, Code::AlreadyExists);
+
+    let renamed = authors
+        .update_author(pb::UpdateAuthorRequest {
+            author: Some(pb::Author {
+                id: reporter.id.clone(),
+                display_name: "مراسل الدوحة".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["display_name".into()],
+            }),
+        })
+        .await
+        .expect("rename")
+        .into_inner();
+    assert_eq!(
+        renamed.slug, reporter.slug,
+        "a slug does not follow the name"
+    );
+    let stale = authors
+        .delete_author(pb::DeleteAuthorRequest {
+            id: reporter.id.clone(),
+            etag: reporter.etag.clone(),
+        })
+        .await;
+    assert_code(stale, Code::Aborted);
+    authors
+        .delete_author(pb::DeleteAuthorRequest {
+            id: reporter.id.clone(),
+            etag: renamed.etag.clone(),
+        })
+        .await
+        .expect("delete with the current etag");
+}
+
+#[tokio::test]
+async fn list_authors_refuses_tokens_it_did_not_issue_for_the_query() {
+    let app = TestApp::spawn().await;
+    for name in ["أ", "ب", "ج"] {
+        app.author(name, pb::AuthorKind::Desk).await;
+    }
+    let mut authors = app.authors.clone();
+    let first = authors
+        .list_authors(pb::ListAuthorsRequest {
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("first page")
+        .into_inner();
+    for request in [
+        pb::ListAuthorsRequest {
+            page_token: "%%%".into(),
+            ..Default::default()
+        },
+        pb::ListAuthorsRequest {
+            page_token: first.next_page_token.clone(),
+            kind: pb::AuthorKind::Desk.into(),
+            ..Default::default()
+        },
+    ] {
+        let status = authors
+            .list_authors(request)
+            .await
+            .expect_err("foreign token");
+        crate::support::assert_invalid(&status, "page_token");
+    }
+}

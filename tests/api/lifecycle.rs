@@ -73,7 +73,7 @@ async fn health_reports_not_serving_while_the_database_is_unreachable() {
 }
 
 #[tokio::test]
-async fn shutdown_is_graceful_and_completes() {
+async fn stopping_the_server_returns_ok_and_it_answers_no_more() {
     let app = TestApp::spawn().await;
     let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
     let channel = app.channel.clone();

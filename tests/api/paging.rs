@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use newsdesk::proto as pb;
 use prost_types::FieldMask;
 
-use crate::support::{TestApp, draft};
+use crate::support::{FrozenClock, TestApp, draft};
 
 const ARTICLES: usize = 250;
 const PAGE_SIZE: i32 = 17;
@@ -205,4 +205,44 @@ async fn an_article_updated_while_paging_by_update_time_moves_to_the_end_without
     }
     assert_eq!(seen.len(), 30, "{seen:?}");
     assert_eq!(seen.last(), Some(&touched.id));
+}
+
+#[tokio::test]
+async fn articles_stamped_at_the_same_instant_page_by_id_without_skips_or_repeats() {
+    let instant = chrono::DateTime::parse_from_rfc3339("2026-11-29T09:00:00.123456Z")
+        .expect("timestamp")
+        .to_utc();
+    let app = TestApp::spawn_with_clock(FrozenClock::at(instant)).await;
+    let (desk, originals) = seed(&app, 45).await;
+    assert!(
+        originals
+            .iter()
+            .all(|article| article.create_time == originals[0].create_time)
+    );
+    let mut expected: Vec<String> = originals.iter().map(|article| article.id.clone()).collect();
+    expected.sort();
+
+    for order in [
+        pb::ArticleOrderBy::CreateTimeAsc,
+        pb::ArticleOrderBy::CreateTimeDesc,
+        pb::ArticleOrderBy::UpdateTimeAsc,
+        pb::ArticleOrderBy::UpdateTimeDesc,
+    ] {
+        let seen: Vec<String> = page_through(&app, &desk, order, 0)
+            .await
+            .into_iter()
+            .map(|article| article.id)
+            .collect();
+        let mut in_order = expected.clone();
+        if matches!(
+            order,
+            pb::ArticleOrderBy::CreateTimeDesc | pb::ArticleOrderBy::UpdateTimeDesc
+        ) {
+            in_order.reverse();
+        }
+        assert_eq!(
+            seen, in_order,
+            "{order:?}: ties on the timestamp are broken by id"
+        );
+    }
 }

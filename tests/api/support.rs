@@ -3,9 +3,15 @@
 //! fresh PostgreSQL database when `DATABASE_URL` is set) and hands back
 //! generated clients. Dropping the app stops the server and drops the database.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
+use chrono::{DateTime, Utc};
 use newsdesk::{
+    domain::clock::{Clock, SystemClock},
     proto::{
         self as pb, article_service_client::ArticleServiceClient,
         author_service_client::AuthorServiceClient,
@@ -30,6 +36,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with_clock(Arc::new(SystemClock)).await
+    }
+
+    /// A server whose writes are stamped by `clock`.
+    pub async fn spawn_with_clock(clock: Arc<dyn Clock>) -> TestApp {
         let database = TestDatabase::create().await;
         let store = Store::connect(&StoreOptions {
             url: database.url.clone(),
@@ -37,7 +48,8 @@ impl TestApp {
             acquire_timeout: Duration::from_secs(5),
         })
         .await
-        .expect("connect to the test database");
+        .expect("connect to the test database")
+        .with_clock(clock);
         store.migrate().await.expect("run the migrations");
         // Bound before the client connects: no sleep, no retry.
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
@@ -132,6 +144,26 @@ async fn channel_to(address: SocketAddr) -> Channel {
         .connect()
         .await
         .expect("connect to the test server")
+}
+
+/// A clock that stands still until a test moves it.
+#[derive(Debug)]
+pub struct FrozenClock(Mutex<DateTime<Utc>>);
+
+impl FrozenClock {
+    pub fn at(time: DateTime<Utc>) -> Arc<FrozenClock> {
+        Arc::new(FrozenClock(Mutex::new(time)))
+    }
+}
+
+impl Clock for FrozenClock {
+    fn now(&self) -> DateTime<Utc> {
+        // std Mutex: held for a copy, never across an await.
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// A database that lives as long as the test.
