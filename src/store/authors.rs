@@ -9,8 +9,8 @@ use sea_orm::{
 use super::{
     Store,
     entities::{article_authors, authors},
-    inserted, new_id,
-    request_ids::{Claim, claim_request_id, forget_request_ids},
+    inserted,
+    request_ids::{Creation, forget_request_ids},
     slugs::{SlugPlacement, SlugTable, place_slug},
 };
 use crate::{
@@ -39,16 +39,10 @@ impl Store {
         fields: AuthorFields,
         request_id: Option<&str>,
     ) -> Result<Author, Error> {
-        let now = self.now();
-        let id = new_id();
-        let txn = self.begin_write().await?;
-        if let Some(request_id) = request_id
-            && let Claim::Existing(existing) =
-                claim_request_id(&txn, REQUEST_SCOPE, request_id, &id, now).await?
-        {
-            txn.rollback().await?;
-            return self.find_author(&existing).await;
-        }
+        let (txn, id, now) = match self.begin_create(REQUEST_SCOPE, request_id).await? {
+            Creation::New { txn, id, now } => (txn, id, now),
+            Creation::Retry(existing) => return self.find_author(&existing).await,
+        };
         let AuthorFields {
             display_name,
             slug,

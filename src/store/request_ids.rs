@@ -3,12 +3,51 @@
 //! resource instead of creating another.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, Set,
+};
 
-use super::{entities::request_ids, inserted};
+use super::{Store, entities::request_ids, inserted, new_id};
+use crate::error::Error;
+
+/// How a Create goes on after its idempotency key is looked at.
+pub(super) enum Creation {
+    /// A new resource: write it under `id`, stamped `now`, in `txn`, which
+    /// also holds the request id's claim.
+    New {
+        txn: DatabaseTransaction,
+        id: String,
+        now: DateTime<Utc>,
+    },
+    /// A retry: the first request with this request id created this resource.
+    Retry(String),
+}
+
+impl Store {
+    /// Opens the write transaction of a Create in `scope` and claims its
+    /// `request_id` (when it has one) inside it.
+    pub(super) async fn begin_create(
+        &self,
+        scope: &str,
+        request_id: Option<&str>,
+    ) -> Result<Creation, Error> {
+        let now = self.now();
+        let id = new_id();
+        let txn = self.begin_write().await?;
+        if let Some(request_id) = request_id
+            && let Claim::Existing(existing) =
+                claim_request_id(&txn, scope, request_id, &id, now).await?
+        {
+            txn.rollback().await?;
+            return Ok(Creation::Retry(existing));
+        }
+        Ok(Creation::New { txn, id, now })
+    }
+}
 
 /// What claiming a request id found.
-pub(super) enum Claim {
+enum Claim {
     /// The id was free and now belongs to the new resource.
     New,
     /// An earlier request claimed the id for this resource.
@@ -18,7 +57,7 @@ pub(super) enum Claim {
 /// Claims `request_id` within `scope` for `resource_id`, inside the write
 /// transaction that creates the resource, so that the claim and the resource
 /// commit or vanish together.
-pub(super) async fn claim_request_id(
+async fn claim_request_id(
     conn: &impl ConnectionTrait,
     scope: &str,
     request_id: &str,

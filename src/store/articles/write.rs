@@ -12,8 +12,8 @@ use super::{
         Store,
         authors::missing_authors,
         entities::{article_authors, article_tags, articles},
-        inserted, new_id,
-        request_ids::{Claim, claim_request_id},
+        inserted,
+        request_ids::Creation,
         slugs::{SlugPlacement, SlugTable, place_slug},
     },
     Bylines, article_from_row, article_not_found,
@@ -41,16 +41,10 @@ impl Store {
         fields: ArticleFields,
         request_id: Option<&str>,
     ) -> Result<Article, Error> {
-        let now = self.now();
-        let id = new_id();
-        let txn = self.begin_write().await?;
-        if let Some(request_id) = request_id
-            && let Claim::Existing(existing) =
-                claim_request_id(&txn, REQUEST_SCOPE, request_id, &id, now).await?
-        {
-            txn.rollback().await?;
-            return self.find_article(&existing, true).await;
-        }
+        let (txn, id, now) = match self.begin_create(REQUEST_SCOPE, request_id).await? {
+            Creation::New { txn, id, now } => (txn, id, now),
+            Creation::Retry(existing) => return self.find_article(&existing, true).await,
+        };
         check_authors_exist(&txn, &fields.author_ids).await?;
         let ArticleFields {
             slug,
