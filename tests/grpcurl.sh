@@ -4,12 +4,13 @@
 # and checks what each one printed. Then checks reflection v1 (with buf curl),
 # a restart on the same database, and a graceful shutdown on SIGTERM.
 #
-# Needs: grpcurl, jq; buf for the reflection v1 check. Uses target/debug/newsdesk
-# (or $NEWSDESK_BIN), building it if missing.
+# Needs: grpcurl, jq; buf for the reflection v1 check. Uses $NEWSDESK_BIN, or
+# the debug build in the cargo target directory, building it if missing (so
+# after changing the code, run `cargo build` or `cargo test` first).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${NEWSDESK_BIN:-$root/target/debug/newsdesk}
+bin=${NEWSDESK_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/newsdesk}
 if [ ! -x "$bin" ]; then
   cargo build --manifest-path "$root/Cargo.toml" --bin newsdesk
 fi
