@@ -66,6 +66,11 @@ pub struct ServeArgs {
     #[arg(long, env = "NEWSDESK_HEALTH_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
     pub health_interval: Duration,
 
+    /// How often the scheduler looks for scheduled articles that are due;
+    /// they go live within this long of their time.
+    #[arg(long, env = "NEWSDESK_SCHEDULER_TICK", default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub scheduler_tick: Duration,
+
     /// How long a shutdown waits for in-flight requests before closing
     /// the remaining connections.
     #[arg(long, env = "NEWSDESK_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]

@@ -4,6 +4,7 @@
 //! - `domain/`: pure rules: text normalisation, slugs, validation, paging tokens, etags.
 //! - `store/`: sea-orm entities and queries; the only module that sees sea_orm.
 //! - `server`: the tonic server with health and reflection; `config`: the command line.
+//! - `scheduler`: the task that publishes scheduled articles when they fall due.
 //! - `error`: the one error type and its mapping to `tonic::Status`.
 
 pub mod api;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod proto;
+pub mod scheduler;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -11,20 +11,22 @@ use tonic::{server::NamedService, transport::Server};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
-    api::{ArticleApi, AuthorApi},
+    api::{ArticleApi, AuthorApi, EventApi},
     config::ServeArgs,
     proto::{
         self, article_service_server::ArticleServiceServer,
-        author_service_server::AuthorServiceServer,
+        author_service_server::AuthorServiceServer, event_service_server::EventServiceServer,
     },
+    scheduler::run_scheduler,
     store::Store,
 };
 
 /// The names health reports on: the whole server (`""`) and each API service.
-const HEALTH_SERVICES: [&str; 3] = [
+const HEALTH_SERVICES: [&str; 4] = [
     "",
     <AuthorServiceServer<AuthorApi> as NamedService>::NAME,
     <ArticleServiceServer<ArticleApi> as NamedService>::NAME,
+    <EventServiceServer<EventApi> as NamedService>::NAME,
 ];
 
 /// Longest a health ping may take before the database counts as unreachable.
@@ -39,6 +41,8 @@ pub struct ServerOptions {
     pub health_interval: Duration,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// How often the scheduler looks for articles due to go live.
+    pub scheduler_tick: Duration,
 }
 
 impl From<&ServeArgs> for ServerOptions {
@@ -46,6 +50,7 @@ impl From<&ServeArgs> for ServerOptions {
         Self {
             health_interval: args.health_interval,
             shutdown_grace: args.shutdown_grace,
+            scheduler_tick: args.scheduler_tick,
         }
     }
 }
@@ -90,13 +95,18 @@ pub async fn serve(
     // The first check runs before serving, so health is right from the start.
     let database_up = store.ping().await.is_ok();
     report_health(&health, database_up).await;
-    let (stop_monitor, monitor_stopped) = watch::channel(());
+    let (stop_tasks, tasks_stopped) = watch::channel(());
     let monitor = tokio::spawn(monitor_database(
         store.clone(),
         health.clone(),
         options.health_interval,
         database_up,
-        monitor_stopped,
+        tasks_stopped.clone(),
+    ));
+    let scheduler = tokio::spawn(run_scheduler(
+        store.clone(),
+        options.scheduler_tick,
+        tasks_stopped,
     ));
 
     // grpcurl up to 1.8 asks v1alpha; newer clients ask v1.
@@ -107,8 +117,9 @@ pub async fn serve(
     let stop_health = health.clone();
     let signal = async move {
         shutdown.await;
-        // Stop the monitor first so that it cannot report SERVING again.
-        drop(stop_monitor);
+        // Stop the monitor first so that it cannot report SERVING again, and
+        // the scheduler, so that nothing new starts while requests drain.
+        drop(stop_tasks);
         report_health(&stop_health, false).await;
         let _ = drain_started.send(());
     };
@@ -120,6 +131,7 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(AuthorServiceServer::new(AuthorApi::new(store.clone())))
         .add_service(ArticleServiceServer::new(ArticleApi::new(store.clone())))
+        .add_service(EventServiceServer::new(EventApi::new(store.clone())))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
     let grace = options.shutdown_grace;
     let drain_deadline = async move {
@@ -140,6 +152,7 @@ pub async fn serve(
         }
     };
     monitor.abort();
+    scheduler.abort();
     // Requests abandoned above may still hold connections, which closing the
     // pool would wait for; the process is about to exit anyway.
     if tokio::time::timeout(POOL_CLOSE_TIMEOUT, store.close())

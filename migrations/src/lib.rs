@@ -4,6 +4,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261129_000001_create_authors_and_articles;
+mod m20261129_000002_add_workflow_revisions_and_events;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -11,8 +12,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(
-            m20261129_000001_create_authors_and_articles::Migration,
-        )]
+        vec![
+            Box::new(m20261129_000001_create_authors_and_articles::Migration),
+            Box::new(m20261129_000002_add_workflow_revisions_and_events::Migration),
+        ]
     }
 }

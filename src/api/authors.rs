@@ -2,11 +2,12 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{lookup_slug, mask_paths, request_id, required, resource_id, respond, timestamp};
+use super::{
+    convert::author_to_pb, lookup_slug, mask_paths, request_id, required, resource_id, respond,
+};
 use crate::{
     domain::{
-        author::{Author, AuthorField, AuthorInput, AuthorKind, validate_new_author},
-        etag::etag,
+        author::{AuthorField, AuthorInput, AuthorKind, validate_new_author},
         paging::{Cursor, QueryKey, page_size},
         update_mask::parse_update_mask,
         validation::Violations,
@@ -77,6 +78,7 @@ impl AuthorApi {
         let next_page_token = match page.authors.last() {
             Some(last) if page.has_more => query.token(Cursor {
                 time_micros: None,
+                number: None,
                 id: last.id.clone(),
             }),
             _ => String::new(),
@@ -189,34 +191,5 @@ fn kind_from_pb(kind: i32) -> Result<Option<AuthorKind>, &'static str> {
         Ok(pb::AuthorKind::Person) => Ok(Some(AuthorKind::Person)),
         Ok(pb::AuthorKind::Desk) => Ok(Some(AuthorKind::Desk)),
         Err(_) => Err("is not a known author kind"),
-    }
-}
-
-fn author_to_pb(author: Author) -> pb::Author {
-    let Author {
-        id,
-        display_name,
-        slug,
-        kind,
-        bio,
-        email,
-        create_time,
-        update_time,
-        version,
-    } = author;
-    let kind = match kind {
-        AuthorKind::Person => pb::AuthorKind::Person,
-        AuthorKind::Desk => pb::AuthorKind::Desk,
-    };
-    pb::Author {
-        etag: etag(&id, version),
-        id,
-        display_name,
-        slug,
-        kind: kind.into(),
-        bio,
-        email,
-        create_time: Some(timestamp(create_time)),
-        update_time: Some(timestamp(update_time)),
     }
 }

@@ -3,11 +3,13 @@
 
 mod articles;
 mod authors;
+mod convert;
+mod events;
 
 pub use articles::ArticleApi;
 pub use authors::AuthorApi;
+pub use events::EventApi;
 
-use chrono::{DateTime, Utc};
 use tonic::{Response, Status};
 
 use crate::{
@@ -22,14 +24,6 @@ use crate::{
 /// A handler's result as tonic wants it; every error maps through `Error`.
 fn respond<T>(result: Result<T, Error>) -> Result<Response<T>, Status> {
     result.map(Response::new).map_err(Status::from)
-}
-
-fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: time.timestamp(),
-        // Always below 10^9 (leap seconds excepted, which chrono folds in).
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(999_999_999),
-    }
 }
 
 /// The id of the resource a request names, in canonical form; `field` is the

@@ -2,6 +2,7 @@
 //! fields follow on create and update.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::{
     slug::{SlugChoice, derive_slug, requested_slug},
@@ -24,7 +25,8 @@ const MAX_BIO_BYTES: usize = 40_000;
 const MAX_BIO_CHARS: usize = 10_000;
 
 /// Whether a byline is a person or a team.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AuthorKind {
     /// A single person.
     Person,
@@ -52,7 +54,7 @@ impl AuthorKind {
 }
 
 /// An author as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Author {
     pub id: String,
     pub display_name: String,

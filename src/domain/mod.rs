@@ -1,14 +1,18 @@
-//! Pure rules of the newsroom: text normalisation, slugs, validation, update
-//! masks, paging tokens and etags. Nothing here knows about tonic or sea_orm.
+//! Pure rules of the newsroom: the content model, the editorial workflow,
+//! revisions and events, text normalisation, slugs, validation, update masks,
+//! paging tokens and etags. Nothing here knows about tonic or sea_orm.
 
 pub mod article;
 pub mod author;
 pub mod clock;
 pub mod etag;
+pub mod event;
 pub mod fingerprint;
 pub mod language;
 pub mod paging;
+pub mod revision;
 pub mod slug;
 pub mod text;
 pub mod update_mask;
 pub mod validation;
+pub mod workflow;

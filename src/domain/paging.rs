@@ -33,6 +33,10 @@ pub struct Cursor {
     /// when it is ordered by one.
     #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
     pub time_micros: Option<i64>,
+    /// The number the list is ordered by, when it is ordered by one (such as
+    /// a revision number).
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<i64>,
     /// The last row's id, which breaks ties between equal timestamps.
     #[serde(rename = "i")]
     pub id: String,
@@ -138,6 +142,7 @@ mod tests {
         let query = QueryKey::new("articles", &["section=politics"]);
         let cursor = Cursor {
             time_micros: Some(1_764_000_000_000_000),
+            number: None,
             id: "0190a1b2-0000-7000-8000-000000000000".into(),
         };
         let token = query.token(cursor.clone());
@@ -168,14 +173,17 @@ mod tests {
         for cursor in [
             Cursor {
                 time_micros: None,
+                number: None,
                 id: "x\u{0}y".into(),
             },
             Cursor {
                 time_micros: Some(-1),
+                number: None,
                 id: id.clone(),
             },
             Cursor {
                 time_micros: Some(MAX_TIME_MICROS + 1),
+                number: None,
                 id: id.clone(),
             },
         ] {
@@ -183,6 +191,7 @@ mod tests {
         }
         let fine = Cursor {
             time_micros: Some(MAX_TIME_MICROS),
+            number: None,
             id,
         };
         assert_eq!(query.cursor(&forge(fine.clone())), Ok(Some(fine)));

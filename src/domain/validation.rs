@@ -37,6 +37,11 @@ impl Violations {
         });
     }
 
+    /// Records every violation in `other` too.
+    pub fn merge(&mut self, other: Violations) {
+        self.0.extend(other.0);
+    }
+
     /// Whether no violation was recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

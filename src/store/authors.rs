@@ -1,5 +1,6 @@
 //! Queries on authors: create (with idempotency and slug allocation), read,
-//! list, update under etags, and delete unless still credited.
+//! list, update under etags, and delete unless still credited. Every change
+//! writes its event in its own transaction.
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
@@ -8,7 +9,8 @@ use sea_orm::{
 
 use super::{
     Store,
-    entities::{article_authors, authors},
+    entities::{article_authors, article_live_authors, authors},
+    events::append_event,
     inserted,
     request_ids::{Creation, forget_request_ids},
     slugs::{SlugPlacement, SlugTable, place_slug},
@@ -17,6 +19,7 @@ use crate::{
     domain::{
         author::{Author, AuthorField, AuthorFields, AuthorInput, AuthorKind, apply_author_update},
         etag::etag_allows,
+        event::{AuthorChange, EventPayload},
         slug::SlugChoice,
     },
     error::Error,
@@ -61,9 +64,10 @@ impl Store {
             update_time: now,
             version: 1,
         };
-        let row = insert_with_slug(&txn, row, slug).await?;
+        let author = author_from_row(insert_with_slug(&txn, row, slug).await?)?;
+        record_author_change(&txn, &author, AuthorChange::Created).await?;
         txn.commit().await?;
-        author_from_row(row)
+        Ok(author)
     }
 
     /// The author with this id.
@@ -163,8 +167,10 @@ impl Store {
                 Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => author_slug_taken(&slug),
                 _ => error.into(),
             })?;
+        let author = author_from_row(updated)?;
+        record_author_change(&txn, &author, AuthorChange::Updated).await?;
         txn.commit().await?;
-        author_from_row(updated)
+        Ok(author)
     }
 
     /// Deletes an author that no article credits.
@@ -174,26 +180,50 @@ impl Store {
         if !etag_allows(etag, &row.id, row.version) {
             return Err(stale_author(id));
         }
+        // Live bylines count too: a story readers see may still credit an
+        // author its working copy no longer does.
         let credits = article_authors::Entity::find()
             .filter(article_authors::Column::AuthorId.eq(id))
             .count(&txn)
-            .await?;
+            .await?
+            + article_live_authors::Entity::find()
+                .filter(article_live_authors::Column::AuthorId.eq(id))
+                .count(&txn)
+                .await?;
         if credits > 0 {
             return Err(Error::FailedPrecondition {
                 kind: "AUTHOR_CREDITED",
                 subject: format!("authors/{id}"),
                 description: format!(
-                    "author {id} is credited on {credits} article(s), deleted ones included; remove those bylines first"
+                    "author {id} is credited {credits} time(s) in articles (drafts, live versions and deleted articles included); remove those bylines first"
                 ),
             });
         }
+        let author = author_from_row(row)?;
         authors::Entity::delete_by_id(id.to_owned())
             .exec(&txn)
             .await?;
         forget_request_ids(&txn, REQUEST_SCOPE, id).await?;
+        record_author_change(&txn, &author, AuthorChange::Deleted).await?;
         txn.commit().await?;
         Ok(())
     }
+}
+
+/// Writes the event of a change to `author` (as it is after the change, or
+/// was last, for a deletion) in the change's transaction.
+async fn record_author_change(
+    conn: &impl ConnectionTrait,
+    author: &Author,
+    change: AuthorChange,
+) -> Result<(), DbErr> {
+    append_event(
+        conn,
+        change.event_type(),
+        author.update_time,
+        &EventPayload::Author(author.clone()),
+    )
+    .await
 }
 
 /// Which of `ids` name no author, in the order given.

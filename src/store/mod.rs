@@ -4,7 +4,9 @@
 mod articles;
 mod authors;
 mod entities;
+mod events;
 mod request_ids;
+mod revisions;
 mod slugs;
 
 use std::{sync::Arc, time::Duration};
@@ -21,8 +23,9 @@ use crate::{
     error::Error,
 };
 
-pub use articles::{ArticleFilter, ArticleOrder, ArticlePage};
+pub use articles::{ArticleFilter, ArticleOrder, ArticlePage, WorkflowRequest};
 pub use authors::AuthorPage;
+pub use revisions::RevisionPage;
 
 /// How to reach the database.
 #[derive(Debug, Clone)]

@@ -58,6 +58,7 @@ impl TestApp {
         let options = ServerOptions {
             health_interval: Duration::from_millis(100),
             shutdown_grace: Duration::from_secs(2),
+            scheduler_tick: Duration::from_millis(20),
         };
         let server = tokio::spawn(serve(store, listener, options, async {
             let _ = stop.await;

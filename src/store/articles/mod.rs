@@ -1,23 +1,36 @@
-//! Articles in the database: the query types ListArticles pages with, and the
-//! conversion from rows. Reads are in `read`, writes in `write`; bylines and
-//! tags live in their own tables and are written in the same transaction as
-//! the article.
+//! Articles in the database. An article has a working copy (the `articles`
+//! row with `article_authors` and `article_tags`) and, once it has gone live,
+//! a live version readers see (`article_live` with its own bylines and tags).
+//! Reads are in `read`, edits in `write`, status changes in `workflow`; every
+//! change appends a revision and an event in its own transaction.
 
 mod read;
+mod workflow;
 mod write;
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder};
+use sea_orm::{
+    ConnectionTrait, DbErr, Order,
+    sea_query::{Alias, Expr, ExprTrait, Query},
+};
 
-use super::entities::{article_authors, article_tags, articles};
+use super::{
+    entities::{article_live, articles},
+    events::append_event,
+    revisions::append_revision,
+};
 use crate::{
     domain::{
         article::{Article, ArticleContent, ArticleStatus},
+        event::{EventPayload, article_event_type},
         paging::Cursor,
+        revision::RevisionAction,
     },
     error::Error,
 };
+
+pub use workflow::WorkflowRequest;
 
 /// What ListArticles filters on; `None` and `false` filter nothing.
 #[derive(Debug, Clone, Default)]
@@ -26,19 +39,24 @@ pub struct ArticleFilter {
     pub tag: Option<String>,
     pub section: Option<String>,
     pub language: Option<String>,
+    /// Only this status. Without one, archived articles are left out: they
+    /// have left the listings, though their permalinks still work.
     pub status: Option<ArticleStatus>,
     pub show_deleted: bool,
 }
 
 /// The orders ListArticles can page in. Ties on the timestamp are broken by
 /// id, so every order is total and keyset paging never skips or repeats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArticleOrder {
-    #[default]
     CreateTimeDesc,
     CreateTimeAsc,
     UpdateTimeDesc,
     UpdateTimeAsc,
+    /// By first publication: only for the published view, where every
+    /// article has one.
+    PublishTimeDesc,
+    PublishTimeAsc,
 }
 
 impl ArticleOrder {
@@ -49,17 +67,21 @@ impl ArticleOrder {
             ArticleOrder::CreateTimeAsc => "create_time asc",
             ArticleOrder::UpdateTimeDesc => "update_time desc",
             ArticleOrder::UpdateTimeAsc => "update_time asc",
+            ArticleOrder::PublishTimeDesc => "publish_time desc",
+            ArticleOrder::PublishTimeAsc => "publish_time asc",
         }
     }
 
     /// The cursor that continues this order after `article`.
     pub fn cursor_after(self, article: &Article) -> Cursor {
         let time = match self {
-            ArticleOrder::CreateTimeDesc | ArticleOrder::CreateTimeAsc => article.create_time,
-            ArticleOrder::UpdateTimeDesc | ArticleOrder::UpdateTimeAsc => article.update_time,
+            ArticleOrder::CreateTimeDesc | ArticleOrder::CreateTimeAsc => Some(article.create_time),
+            ArticleOrder::UpdateTimeDesc | ArticleOrder::UpdateTimeAsc => Some(article.update_time),
+            ArticleOrder::PublishTimeDesc | ArticleOrder::PublishTimeAsc => article.publish_time,
         };
         Cursor {
-            time_micros: Some(time.timestamp_micros()),
+            time_micros: time.map(|time| time.timestamp_micros()),
+            number: None,
             id: article.id.clone(),
         }
     }
@@ -70,6 +92,8 @@ impl ArticleOrder {
             ArticleOrder::CreateTimeAsc => (articles::Column::CreateTime, Order::Asc),
             ArticleOrder::UpdateTimeDesc => (articles::Column::UpdateTime, Order::Desc),
             ArticleOrder::UpdateTimeAsc => (articles::Column::UpdateTime, Order::Asc),
+            ArticleOrder::PublishTimeDesc => (articles::Column::PublishTime, Order::Desc),
+            ArticleOrder::PublishTimeAsc => (articles::Column::PublishTime, Order::Asc),
         }
     }
 }
@@ -81,57 +105,154 @@ pub struct ArticlePage {
     pub has_more: bool,
 }
 
-/// Author ids and tags of each article, each list in its stored order.
+/// Which edition of an article's bylines and tags: the working copy's, or the
+/// live version's. Both sets of tables have the same columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edition {
+    Working,
+    Live,
+}
+
+impl Edition {
+    fn authors_table(self) -> &'static str {
+        match self {
+            Edition::Working => "article_authors",
+            Edition::Live => "article_live_authors",
+        }
+    }
+
+    fn tags_table(self) -> &'static str {
+        match self {
+            Edition::Working => "article_tags",
+            Edition::Live => "article_live_tags",
+        }
+    }
+}
+
+/// Author ids and tags of some articles, each list in its stored order.
 struct Bylines {
     author_ids: HashMap<String, Vec<String>>,
     tags: HashMap<String, Vec<String>>,
 }
 
 impl Bylines {
-    /// Reads the bylines and tags of the articles `ids` (two queries).
-    async fn load(conn: &impl ConnectionTrait, ids: &[String]) -> Result<Self, DbErr> {
-        let mut bylines = Bylines {
-            author_ids: HashMap::new(),
-            tags: HashMap::new(),
-        };
-        if ids.is_empty() {
-            return Ok(bylines);
-        }
-        let credits = article_authors::Entity::find()
-            .filter(article_authors::Column::ArticleId.is_in(ids.iter().cloned()))
-            .order_by_asc(article_authors::Column::ArticleId)
-            .order_by_asc(article_authors::Column::Position)
-            .all(conn)
-            .await?;
-        for credit in credits {
-            bylines
-                .author_ids
-                .entry(credit.article_id)
-                .or_default()
-                .push(credit.author_id);
-        }
-        let tags = article_tags::Entity::find()
-            .filter(article_tags::Column::ArticleId.is_in(ids.iter().cloned()))
-            .order_by_asc(article_tags::Column::ArticleId)
-            .order_by_asc(article_tags::Column::Position)
-            .all(conn)
-            .await?;
-        for tag in tags {
-            bylines
-                .tags
-                .entry(tag.article_id)
-                .or_default()
-                .push(tag.tag);
-        }
-        Ok(bylines)
+    /// Reads the bylines and tags of `copy` of the articles `ids` (two queries).
+    async fn load(
+        conn: &impl ConnectionTrait,
+        copy: Edition,
+        ids: &[String],
+    ) -> Result<Self, DbErr> {
+        Ok(Bylines {
+            author_ids: load_lists(conn, copy.authors_table(), "author_id", ids).await?,
+            tags: load_lists(conn, copy.tags_table(), "tag", ids).await?,
+        })
     }
 
-    /// The article for `row`, taking its bylines and tags out of `self`.
-    fn article(&mut self, row: articles::Model) -> Result<Article, Error> {
-        let author_ids = self.author_ids.remove(&row.id).unwrap_or_default();
-        let tags = self.tags.remove(&row.id).unwrap_or_default();
+    /// The author ids and tags of `article_id`, taken out of `self`.
+    fn take(&mut self, article_id: &str) -> (Vec<String>, Vec<String>) {
+        (
+            self.author_ids.remove(article_id).unwrap_or_default(),
+            self.tags.remove(article_id).unwrap_or_default(),
+        )
+    }
+
+    /// The working copy of the article in `row`.
+    fn working(&mut self, row: articles::Model) -> Result<Article, Error> {
+        let (author_ids, tags) = self.take(&row.id);
         article_from_row(row, author_ids, tags)
     }
+}
+
+/// `value_column` of `table`'s rows for each of the articles `ids`, in
+/// `position` order.
+async fn load_lists(
+    conn: &impl ConnectionTrait,
+    table: &str,
+    value_column: &str,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, DbErr> {
+    let mut lists: HashMap<String, Vec<String>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(lists);
+    }
+    let query = Query::select()
+        .columns([Alias::new("article_id"), Alias::new(value_column)])
+        .from(Alias::new(table))
+        .and_where(Expr::col(Alias::new("article_id")).is_in(ids.iter().cloned()))
+        .order_by(Alias::new("article_id"), Order::Asc)
+        .order_by(Alias::new("position"), Order::Asc)
+        .to_owned();
+    for row in conn.query_all(&query).await? {
+        let article_id: String = row.try_get("", "article_id")?;
+        let value: String = row.try_get("", value_column)?;
+        lists.entry(article_id).or_default().push(value);
+    }
+    Ok(lists)
+}
+
+/// Replaces `copy`'s bylines and tags of an article, keeping their order.
+async fn write_lists(
+    conn: &impl ConnectionTrait,
+    copy: Edition,
+    article_id: &str,
+    author_ids: &[String],
+    tags: &[String],
+) -> Result<(), DbErr> {
+    for (table, column, values) in [
+        (copy.authors_table(), "author_id", author_ids),
+        (copy.tags_table(), "tag", tags),
+    ] {
+        let delete = Query::delete()
+            .from_table(Alias::new(table))
+            .and_where(Expr::col(Alias::new("article_id")).eq(article_id))
+            .to_owned();
+        conn.execute(&delete).await?;
+        if values.is_empty() {
+            continue;
+        }
+        let mut insert = Query::insert()
+            .into_table(Alias::new(table))
+            .columns([
+                Alias::new("article_id"),
+                Alias::new(column),
+                Alias::new("position"),
+            ])
+            .to_owned();
+        for (value, position) in values.iter().zip(0_i32..) {
+            insert
+                .values([article_id.into(), value.clone().into(), position.into()])
+                .map_err(|error| DbErr::Custom(error.to_string()))?;
+        }
+        conn.execute(&insert).await?;
+    }
+    Ok(())
+}
+
+/// Records a change to `article` (as it is after the change) in the same
+/// transaction: its revision, and its event.
+async fn record_change(
+    conn: &impl ConnectionTrait,
+    article: &Article,
+    action: RevisionAction,
+    changed_fields: &[&str],
+    note: &str,
+) -> Result<(), DbErr> {
+    append_revision(
+        conn,
+        article,
+        action,
+        changed_fields,
+        note,
+        article.update_time,
+    )
+    .await?;
+    append_event(
+        conn,
+        article_event_type(action),
+        article.update_time,
+        &EventPayload::Article(Box::new(article.clone())),
+    )
+    .await
 }
 
 fn article_from_row(
@@ -155,6 +276,11 @@ fn article_from_row(
         update_time,
         delete_time,
         version,
+        publish_time,
+        last_publish_time,
+        scheduled_publish_time,
+        has_unpublished_changes,
+        revision,
     } = row;
     let status = ArticleStatus::parse(&status).ok_or_else(|| {
         Error::Internal(format!("article {id} has the unknown status `{status}`"))
@@ -173,13 +299,60 @@ fn article_from_row(
             comments_enabled,
         },
         status,
-        word_count: u32::try_from(word_count).unwrap_or_default(),
-        reading_time_minutes: u32::try_from(reading_time_minutes).unwrap_or_default(),
+        word_count: count_from_column(word_count),
+        reading_time_minutes: count_from_column(reading_time_minutes),
         create_time,
         update_time,
         delete_time,
+        publish_time,
+        last_publish_time,
+        scheduled_publish_time,
+        has_unpublished_changes,
+        revision,
         version,
     })
+}
+
+/// The article as readers see it: the live version's content under the
+/// article's identity (slug, language), state and settings. The newsroom's
+/// pending edits do not show, not even as a flag.
+fn live_article_from_rows(
+    row: articles::Model,
+    live: article_live::Model,
+    author_ids: Vec<String>,
+    tags: Vec<String>,
+) -> Result<Article, Error> {
+    let article_live::Model {
+        article_id: _,
+        title,
+        subtitle,
+        body,
+        section,
+        word_count,
+        reading_time_minutes,
+        revision,
+    } = live;
+    let last_publish_time = row.last_publish_time;
+    let mut article = article_from_row(row, author_ids, tags)?;
+    article.content.title = title;
+    article.content.subtitle = subtitle;
+    article.content.body = body;
+    article.content.section = section;
+    article.word_count = count_from_column(word_count);
+    article.reading_time_minutes = count_from_column(reading_time_minutes);
+    article.revision = revision;
+    article.has_unpublished_changes = false;
+    article.update_time = last_publish_time.unwrap_or(article.update_time);
+    Ok(article)
+}
+
+fn count_from_column(count: i32) -> u32 {
+    u32::try_from(count).unwrap_or_default()
+}
+
+/// Counts fit a 32-bit column: a 1 MiB body has far fewer than 2^31 words.
+fn count_to_column(count: u32) -> i32 {
+    i32::try_from(count).unwrap_or(i32::MAX)
 }
 
 fn article_not_found(id: &str) -> Error {

@@ -1,20 +1,26 @@
-//! Reading articles: by id, by slug, and keyset-paged lists.
+//! Reading articles, in either view: by id, by slug, and keyset-paged lists.
+
+use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, Query},
+    ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 
 use super::{
     super::{
         Store,
-        entities::{article_authors, article_tags, articles},
+        entities::{
+            article_authors, article_live, article_live_authors, article_live_tags, article_tags,
+            articles,
+        },
     },
-    ArticleFilter, ArticleOrder, ArticlePage, Bylines, article_not_found,
+    ArticleFilter, ArticleOrder, ArticlePage, Bylines, Edition, article_not_found,
+    live_article_from_rows,
 };
 use crate::{
     domain::{
-        article::Article,
+        article::{Article, ArticleStatus, ArticleView},
         paging::{Cursor, split_page},
         validation::Violations,
     },
@@ -22,80 +28,116 @@ use crate::{
 };
 
 impl Store {
-    /// The article with this id; a deleted one only when `show_deleted`.
-    pub async fn find_article(&self, id: &str, show_deleted: bool) -> Result<Article, Error> {
+    /// The article with this id in `view`; a deleted one only when
+    /// `show_deleted`.
+    pub async fn find_article(
+        &self,
+        id: &str,
+        view: ArticleView,
+        show_deleted: bool,
+    ) -> Result<Article, Error> {
         let row = articles::Entity::find_by_id(id.to_owned())
             .one(&self.db)
+            .await?;
+        self.present_one(row, view, show_deleted)
             .await?
-            .filter(|row| show_deleted || row.delete_time.is_none())
-            .ok_or_else(|| article_not_found(id))?;
-        let mut bylines = Bylines::load(&self.db, std::slice::from_ref(&row.id)).await?;
-        bylines.article(row)
+            .ok_or_else(|| article_not_found(id))
     }
 
-    /// The article with this slug in this language; a deleted one only when
-    /// `show_deleted`.
+    /// The article with this slug in this language, in `view`; a deleted one
+    /// only when `show_deleted`.
     pub async fn find_article_by_slug(
         &self,
         language: &str,
         slug: &str,
+        view: ArticleView,
         show_deleted: bool,
     ) -> Result<Article, Error> {
         let row = articles::Entity::find()
             .filter(articles::Column::Language.eq(language))
             .filter(articles::Column::Slug.eq(slug))
             .one(&self.db)
+            .await?;
+        self.present_one(row, view, show_deleted)
             .await?
-            .filter(|row| show_deleted || row.delete_time.is_none())
             .ok_or_else(|| {
                 Error::NotFound(format!("no article in `{language}` has the slug `{slug}`"))
-            })?;
-        let mut bylines = Bylines::load(&self.db, std::slice::from_ref(&row.id)).await?;
-        bylines.article(row)
+            })
     }
 
-    /// Up to `size` articles matching `filter`, in `order`, after `cursor`.
+    /// Up to `size` articles matching `filter` in `view`, in `order`, after
+    /// `cursor`. In the published view, filters apply to what readers see.
     pub async fn list_articles(
         &self,
+        view: ArticleView,
         filter: &ArticleFilter,
         order: ArticleOrder,
         cursor: Option<&Cursor>,
         size: u64,
     ) -> Result<ArticlePage, Error> {
-        let mut query = articles::Entity::find();
+        let status = match (view, filter.status) {
+            (ArticleView::Published, Some(status)) if !status.is_readable() => {
+                return Ok(ArticlePage {
+                    articles: Vec::new(),
+                    has_more: false,
+                });
+            }
+            (ArticleView::Published, None) => {
+                Condition::all().add(articles::Column::Status.eq(ArticleStatus::Published.as_str()))
+            }
+            (_, Some(status)) => Condition::all().add(articles::Column::Status.eq(status.as_str())),
+            (ArticleView::Latest, None) => {
+                Condition::all().add(articles::Column::Status.ne(ArticleStatus::Archived.as_str()))
+            }
+        };
+        let mut query = articles::Entity::find().filter(status);
         if !filter.show_deleted {
             query = query.filter(articles::Column::DeleteTime.is_null());
         }
         if let Some(language) = &filter.language {
             query = query.filter(articles::Column::Language.eq(language));
         }
+        let edition = match view {
+            ArticleView::Latest => Edition::Working,
+            ArticleView::Published => Edition::Live,
+        };
         if let Some(section) = &filter.section {
-            query = query.filter(articles::Column::Section.eq(section));
-        }
-        if let Some(status) = filter.status {
-            query = query.filter(articles::Column::Status.eq(status.as_str()));
+            query = match edition {
+                Edition::Working => query.filter(articles::Column::Section.eq(section)),
+                Edition::Live => query.filter(articles::Column::Id.in_subquery(ids_where(
+                    article_live::Entity,
+                    article_live::Column::ArticleId,
+                    article_live::Column::Section.eq(section),
+                ))),
+            };
         }
         if let Some(author_id) = &filter.author_id {
-            query = query.filter(
-                articles::Column::Id.in_subquery(
-                    Query::select()
-                        .column(article_authors::Column::ArticleId)
-                        .from(article_authors::Entity)
-                        .and_where(article_authors::Column::AuthorId.eq(author_id))
-                        .to_owned(),
+            query = query.filter(articles::Column::Id.in_subquery(match edition {
+                Edition::Working => ids_where(
+                    article_authors::Entity,
+                    article_authors::Column::ArticleId,
+                    article_authors::Column::AuthorId.eq(author_id),
                 ),
-            );
+                Edition::Live => ids_where(
+                    article_live_authors::Entity,
+                    article_live_authors::Column::ArticleId,
+                    article_live_authors::Column::AuthorId.eq(author_id),
+                ),
+            }));
         }
         if let Some(tag) = &filter.tag {
-            query = query.filter(
-                articles::Column::Id.in_subquery(
-                    Query::select()
-                        .column(article_tags::Column::ArticleId)
-                        .from(article_tags::Entity)
-                        .and_where(article_tags::Column::Tag.eq(tag))
-                        .to_owned(),
+            query = query.filter(articles::Column::Id.in_subquery(match edition {
+                Edition::Working => ids_where(
+                    article_tags::Entity,
+                    article_tags::Column::ArticleId,
+                    article_tags::Column::Tag.eq(tag),
                 ),
-            );
+                Edition::Live => ids_where(
+                    article_live_tags::Entity,
+                    article_live_tags::Column::ArticleId,
+                    article_live_tags::Column::Tag.eq(tag),
+                ),
+            }));
         }
         let (column, direction) = order.column_and_direction();
         if let Some(cursor) = cursor {
@@ -108,16 +150,72 @@ impl Store {
             .all(&self.db)
             .await?;
         let (rows, has_more) = split_page(rows, size);
-        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-        let mut bylines = Bylines::load(&self.db, &ids).await?;
         Ok(ArticlePage {
-            articles: rows
-                .into_iter()
-                .map(|row| bylines.article(row))
-                .collect::<Result<_, _>>()?,
+            articles: self.present(rows, view).await?,
             has_more,
         })
     }
+
+    /// The article in `row`, if there is one and `view` shows it.
+    async fn present_one(
+        &self,
+        row: Option<articles::Model>,
+        view: ArticleView,
+        show_deleted: bool,
+    ) -> Result<Option<Article>, Error> {
+        let Some(row) = row.filter(|row| show_deleted || row.delete_time.is_none()) else {
+            return Ok(None);
+        };
+        Ok(self.present(vec![row], view).await?.pop())
+    }
+
+    /// The articles in `rows` as `view` shows them, in the same order; in
+    /// the published view, articles readers cannot see are left out.
+    async fn present(
+        &self,
+        rows: Vec<articles::Model>,
+        view: ArticleView,
+    ) -> Result<Vec<Article>, Error> {
+        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+        match view {
+            ArticleView::Latest => {
+                let mut bylines = Bylines::load(&self.db, Edition::Working, &ids).await?;
+                rows.into_iter().map(|row| bylines.working(row)).collect()
+            }
+            ArticleView::Published => {
+                let mut live: HashMap<String, article_live::Model> = article_live::Entity::find()
+                    .filter(article_live::Column::ArticleId.is_in(ids.iter().cloned()))
+                    .all(&self.db)
+                    .await?
+                    .into_iter()
+                    .map(|live| (live.article_id.clone(), live))
+                    .collect();
+                let mut bylines = Bylines::load(&self.db, Edition::Live, &ids).await?;
+                let mut articles = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let status = ArticleStatus::parse(&row.status);
+                    if !status.is_some_and(ArticleStatus::is_readable) {
+                        continue;
+                    }
+                    let Some(live) = live.remove(&row.id) else {
+                        continue;
+                    };
+                    let (author_ids, tags) = bylines.take(&row.id);
+                    articles.push(live_article_from_rows(row, live, author_ids, tags)?);
+                }
+                Ok(articles)
+            }
+        }
+    }
+}
+
+/// `SELECT article_id FROM table WHERE condition`, for `id IN (...)` filters.
+fn ids_where<E: EntityTrait>(entity: E, article_id: E::Column, condition: Expr) -> SelectStatement {
+    Query::select()
+        .column(article_id)
+        .from(entity)
+        .and_where(condition)
+        .to_owned()
 }
 
 /// Rows after `cursor` in the order of (`column`, id) going `direction`. A

@@ -1,29 +1,34 @@
-//! Writing articles: create (with idempotency and slug allocation), updates
-//! under etags, soft delete and undelete. Every write locks the article row
-//! (PostgreSQL) or holds the write lock (SQLite) from read to commit.
+//! Writing articles: create (with idempotency and slug allocation), edits of
+//! the working copy under etags, restoring a revision, soft delete and
+//! undelete. Every write locks the article row (PostgreSQL) or holds the
+//! write lock (SQLite) from read to commit, and records its revision and event.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QuerySelect, Set,
 };
 
 use super::{
     super::{
         Store,
         authors::missing_authors,
-        entities::{article_authors, article_tags, articles},
+        entities::{article_live, articles},
         inserted,
         request_ids::Creation,
+        revisions::find_revision,
         slugs::{SlugPlacement, SlugTable, place_slug},
     },
-    Bylines, article_from_row, article_not_found,
+    Bylines, Edition, article_from_row, article_not_found, count_to_column, record_change,
+    write_lists,
 };
 use crate::{
     domain::{
         article::{
-            Article, ArticleField, ArticleFields, ArticleInput, ArticleStatus, apply_article_update,
+            Article, ArticleContent, ArticleField, ArticleFields, ArticleInput, ArticleStatus,
+            ArticleView, apply_article_update, restored_fields,
         },
         etag::etag_allows,
+        revision::RevisionAction,
         slug::SlugChoice,
         validation::Violations,
     },
@@ -33,9 +38,9 @@ use crate::{
 const REQUEST_SCOPE: &str = "articles";
 
 impl Store {
-    /// Creates a draft; with a `request_id` already used, returns the article
-    /// that request created instead. Unknown author ids are INVALID_ARGUMENT
-    /// naming `author_ids[i]`.
+    /// Creates a draft (revision 1); with a `request_id` already used,
+    /// returns the article that request created instead. Unknown author ids
+    /// are INVALID_ARGUMENT naming `author_ids[i]`.
     pub async fn insert_article(
         &self,
         fields: ArticleFields,
@@ -43,7 +48,11 @@ impl Store {
     ) -> Result<Article, Error> {
         let (txn, id, now) = match self.begin_create(REQUEST_SCOPE, request_id).await? {
             Creation::New { txn, id, now } => (txn, id, now),
-            Creation::Retry(existing) => return self.find_article(&existing, true).await,
+            Creation::Retry(existing) => {
+                return self
+                    .find_article(&existing, ArticleView::Latest, true)
+                    .await;
+            }
         };
         check_authors_exist(&txn, &fields.author_ids).await?;
         let ArticleFields {
@@ -75,15 +84,23 @@ impl Store {
             update_time: now,
             delete_time: None,
             version: 1,
+            publish_time: None,
+            last_publish_time: None,
+            scheduled_publish_time: None,
+            has_unpublished_changes: false,
+            revision: 1,
         };
         let row = insert_with_slug(&txn, row, slug).await?;
-        write_bylines(&txn, &id, &author_ids).await?;
-        write_tags(&txn, &id, &tags).await?;
+        write_lists(&txn, Edition::Working, &id, &author_ids, &tags).await?;
+        let article = article_from_row(row, author_ids, tags)?;
+        record_change(&txn, &article, RevisionAction::Created, &[], "").await?;
         txn.commit().await?;
-        article_from_row(row, author_ids, tags)
+        Ok(article)
     }
 
-    /// Applies an update to the fields in `mask`, refusing a stale `etag`.
+    /// Edits the working copy: the fields in `mask`, refusing a stale `etag`.
+    /// On a published article readers keep seeing the live version until the
+    /// next publish. An edit that changes nothing writes nothing.
     pub async fn update_article(
         &self,
         id: &str,
@@ -92,81 +109,59 @@ impl Store {
         mask: &[ArticleField],
     ) -> Result<Article, Error> {
         let txn = self.begin_write().await?;
-        let row = lock_live_article(&txn, id, etag).await?;
-        let current = Bylines::load(&txn, std::slice::from_ref(&row.id))
-            .await?
-            .article(row.clone())?
-            .content;
-        let ArticleFields {
-            slug,
-            language,
-            title,
-            subtitle,
-            body,
-            author_ids,
-            tags,
-            section,
-            comments_enabled,
-            word_count,
-            reading_time_minutes,
-        } = apply_article_update(&current, input, mask)?;
-        let slug = match slug {
-            SlugChoice::Explicit(slug) => slug,
-            SlugChoice::Keep | SlugChoice::Derived(_) => row.slug.clone(),
-        };
-        if (slug != row.slug || language != row.language)
-            && !slugs_taken(&txn, &language, std::slice::from_ref(&slug))
-                .await?
-                .is_empty()
-        {
-            return Err(article_slug_taken(&language, &slug));
-        }
-        if author_ids != current.author_ids {
-            check_authors_exist(&txn, &author_ids).await?;
-            write_bylines(&txn, id, &author_ids).await?;
-        }
-        if tags != current.tags {
-            write_tags(&txn, id, &tags).await?;
-        }
-        let version = row.version + 1;
-        let mut update: articles::ActiveModel = row.into();
-        update.slug = Set(slug.clone());
-        update.language = Set(language.clone());
-        update.title = Set(title);
-        update.subtitle = Set(subtitle);
-        update.body = Set(body);
-        update.section = Set(section);
-        update.comments_enabled = Set(comments_enabled);
-        update.word_count = Set(count_to_column(word_count));
-        update.reading_time_minutes = Set(count_to_column(reading_time_minutes));
-        update.update_time = Set(self.now());
-        update.version = Set(version);
-        // The check above reads; a concurrent writer can still take the slug
-        // between it and this write, and the unique index has the last word.
-        let updated = update
-            .update(&txn)
-            .await
-            .map_err(|error| match error.sql_err() {
-                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-                    article_slug_taken(&language, &slug)
-                }
-                _ => error.into(),
-            })?;
+        let (row, current) = lock_editable_article(&txn, id, etag).await?;
+        let fields = apply_article_update(&current.content, input, mask)?;
+        let article = self
+            .write_content(&txn, row, current, fields, RevisionAction::Updated)
+            .await?;
         txn.commit().await?;
-        article_from_row(updated, author_ids, tags)
+        Ok(article)
     }
 
-    /// Soft-deletes an article: it keeps its row, slug and bylines.
+    /// Copies revision `revision`'s content into the working copy, as a new
+    /// revision; history is never rewritten. The slug and language stay.
+    pub async fn restore_article_revision(
+        &self,
+        id: &str,
+        revision: i32,
+        etag: &str,
+    ) -> Result<Article, Error> {
+        let txn = self.begin_write().await?;
+        let (row, current) = lock_editable_article(&txn, id, etag).await?;
+        let snapshot = find_revision(&txn, id, revision).await?.content;
+        let missing = missing_authors(&txn, &snapshot.author_ids).await?;
+        if let Some(author_id) = missing.first() {
+            return Err(Error::FailedPrecondition {
+                kind: "AUTHOR_DELETED",
+                subject: format!("authors/{author_id}"),
+                description: format!(
+                    "revision {revision} credits author {author_id}, who no longer exists"
+                ),
+            });
+        }
+        let fields = restored_fields(&current.content, snapshot);
+        let article = self
+            .write_content(&txn, row, current, fields, RevisionAction::Restored)
+            .await?;
+        txn.commit().await?;
+        Ok(article)
+    }
+
+    /// Soft-deletes an article: it keeps its row, slug, bylines and history.
     pub async fn delete_article(&self, id: &str, etag: &str) -> Result<(), Error> {
         let txn = self.begin_write().await?;
-        let row = lock_live_article(&txn, id, etag).await?;
+        let row = lock_article(&txn, id).await?;
+        if row.delete_time.is_some() {
+            return Err(article_not_found(id));
+        }
+        check_etag(&row, etag)?;
         let now = self.now();
-        let version = row.version + 1;
-        let mut update: articles::ActiveModel = row.into();
-        update.delete_time = Set(Some(now));
-        update.update_time = Set(now);
-        update.version = Set(version);
-        update.update(&txn).await?;
+        let article = self
+            .write_row(&txn, row, |update| {
+                update.delete_time = Set(Some(now));
+            })
+            .await?;
+        record_change(&txn, &article, RevisionAction::Deleted, &[], "").await?;
         txn.commit().await?;
         Ok(())
     }
@@ -179,20 +174,139 @@ impl Store {
         if row.delete_time.is_none() {
             return Err(Error::AlreadyExists(format!("article {id} is not deleted")));
         }
-        if !etag_allows(etag, &row.id, row.version) {
-            return Err(stale_article(id));
-        }
-        let version = row.version + 1;
-        let mut update: articles::ActiveModel = row.into();
-        update.delete_time = Set(None);
-        update.update_time = Set(self.now());
-        update.version = Set(version);
-        let restored = update.update(&txn).await?;
-        let article = Bylines::load(&txn, std::slice::from_ref(&restored.id))
-            .await?
-            .article(restored)?;
+        check_etag(&row, etag)?;
+        let article = self
+            .write_row(&txn, row, |update| {
+                update.delete_time = Set(None);
+            })
+            .await?;
+        record_change(&txn, &article, RevisionAction::Undeleted, &[], "").await?;
         txn.commit().await?;
         Ok(article)
+    }
+
+    /// Writes new content into the working copy of `current` (locked as
+    /// `row`), with its revision and event. Readers' view is untouched: on a
+    /// published article this only decides whether edits are pending.
+    async fn write_content(
+        &self,
+        txn: &DatabaseTransaction,
+        row: articles::Model,
+        current: Article,
+        fields: ArticleFields,
+        action: RevisionAction,
+    ) -> Result<Article, Error> {
+        let ArticleFields {
+            slug,
+            language,
+            title,
+            subtitle,
+            body,
+            author_ids,
+            tags,
+            section,
+            comments_enabled,
+            word_count,
+            reading_time_minutes,
+        } = fields;
+        let next = ArticleContent {
+            slug: match slug {
+                SlugChoice::Explicit(slug) => slug,
+                SlugChoice::Keep | SlugChoice::Derived(_) => current.content.slug.clone(),
+            },
+            language,
+            title,
+            subtitle,
+            body,
+            author_ids,
+            tags,
+            section,
+            comments_enabled,
+        };
+        let changed = next.changed_fields(&current.content);
+        if changed.is_empty() {
+            return Ok(current);
+        }
+        let moves = changed
+            .iter()
+            .any(|field| matches!(*field, "slug" | "language"));
+        if moves && current.publish_time.is_some() {
+            return Err(Error::FailedPrecondition {
+                kind: "PERMALINK",
+                subject: format!("articles/{}", current.id),
+                description: "the slug and language of an article that has been published are its permalink and cannot change".into(),
+            });
+        }
+        if moves && slug_in_use(txn, &next.language, &next.slug).await? {
+            return Err(article_slug_taken(&next.language, &next.slug));
+        }
+        if next.author_ids != current.content.author_ids {
+            check_authors_exist(txn, &next.author_ids).await?;
+        }
+        if next.author_ids != current.content.author_ids || next.tags != current.content.tags {
+            write_lists(
+                txn,
+                Edition::Working,
+                &current.id,
+                &next.author_ids,
+                &next.tags,
+            )
+            .await?;
+        }
+        let has_unpublished_changes = match current.status {
+            ArticleStatus::Published => match live_content(txn, &row).await? {
+                Some(live) => next.differs_for_readers(&live),
+                None => true,
+            },
+            _ => false,
+        };
+        let (language, slug) = (next.language.clone(), next.slug.clone());
+        let written = self
+            .write_row(txn, row, |update| {
+                update.slug = Set(next.slug.clone());
+                update.language = Set(next.language.clone());
+                update.title = Set(next.title.clone());
+                update.subtitle = Set(next.subtitle.clone());
+                update.body = Set(next.body.clone());
+                update.section = Set(next.section.clone());
+                update.comments_enabled = Set(next.comments_enabled);
+                update.word_count = Set(count_to_column(word_count));
+                update.reading_time_minutes = Set(count_to_column(reading_time_minutes));
+                update.has_unpublished_changes = Set(has_unpublished_changes);
+            })
+            .await
+            .map_err(|error| match error {
+                // The check above reads; a concurrent writer can still take
+                // the slug before this write, and the unique index decides.
+                Error::AlreadyExists(_) => article_slug_taken(&language, &slug),
+                other => other,
+            })?;
+        let article = Article {
+            content: next,
+            ..written
+        };
+        record_change(txn, &article, action, &changed, "").await?;
+        Ok(article)
+    }
+
+    /// Applies `change` to `row` and stamps it as a new version and revision
+    /// at the current time; returns the article with its working bylines.
+    pub(super) async fn write_row(
+        &self,
+        txn: &DatabaseTransaction,
+        row: articles::Model,
+        change: impl FnOnce(&mut articles::ActiveModel),
+    ) -> Result<Article, Error> {
+        let (version, revision) = (row.version + 1, row.revision + 1);
+        let mut update: articles::ActiveModel = row.into();
+        change(&mut update);
+        update.update_time = Set(self.now());
+        update.version = Set(version);
+        update.revision = Set(revision);
+        let updated = update.update(txn).await?;
+        let mut bylines =
+            Bylines::load(txn, Edition::Working, std::slice::from_ref(&updated.id)).await?;
+        bylines.working(updated)
     }
 }
 
@@ -212,6 +326,32 @@ async fn check_authors_exist(
         }
     }
     violations.into_result(()).map_err(Error::from)
+}
+
+/// The content readers see of the article in `row`, if it has gone live.
+async fn live_content(
+    conn: &impl ConnectionTrait,
+    row: &articles::Model,
+) -> Result<Option<ArticleContent>, DbErr> {
+    let Some(live) = article_live::Entity::find_by_id(row.id.clone())
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut bylines = Bylines::load(conn, Edition::Live, std::slice::from_ref(&row.id)).await?;
+    let (author_ids, tags) = bylines.take(&row.id);
+    Ok(Some(ArticleContent {
+        slug: row.slug.clone(),
+        language: row.language.clone(),
+        title: live.title,
+        subtitle: live.subtitle,
+        body: live.body,
+        author_ids,
+        tags,
+        section: live.section,
+        comments_enabled: row.comments_enabled,
+    }))
 }
 
 /// A new article row looking for its slug, unique within its language.
@@ -265,64 +405,22 @@ async fn slugs_taken(
         .await
 }
 
-/// Replaces an article's bylines with `author_ids`, in order.
-async fn write_bylines(
+async fn slug_in_use(
     conn: &impl ConnectionTrait,
-    article_id: &str,
-    author_ids: &[String],
-) -> Result<(), DbErr> {
-    article_authors::Entity::delete_many()
-        .filter(article_authors::Column::ArticleId.eq(article_id))
-        .exec(conn)
-        .await?;
-    if author_ids.is_empty() {
-        return Ok(());
-    }
-    let rows =
-        author_ids
-            .iter()
-            .zip(0..)
-            .map(|(author_id, position)| article_authors::ActiveModel {
-                article_id: Set(article_id.to_owned()),
-                author_id: Set(author_id.clone()),
-                position: Set(position),
-            });
-    article_authors::Entity::insert_many(rows)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
-}
-
-/// Replaces an article's tags with `tags`, in order.
-async fn write_tags(
-    conn: &impl ConnectionTrait,
-    article_id: &str,
-    tags: &[String],
-) -> Result<(), DbErr> {
-    article_tags::Entity::delete_many()
-        .filter(article_tags::Column::ArticleId.eq(article_id))
-        .exec(conn)
-        .await?;
-    if tags.is_empty() {
-        return Ok(());
-    }
-    let rows = tags
-        .iter()
-        .zip(0..)
-        .map(|(tag, position)| article_tags::ActiveModel {
-            article_id: Set(article_id.to_owned()),
-            tag: Set(tag.clone()),
-            position: Set(position),
-        });
-    article_tags::Entity::insert_many(rows)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
+    language: &str,
+    slug: &str,
+) -> Result<bool, DbErr> {
+    Ok(!slugs_taken(conn, language, &[slug.to_owned()])
+        .await?
+        .is_empty())
 }
 
 /// The article row, locked for the rest of the transaction on PostgreSQL
 /// (SQLite's write transaction already excludes other writers).
-async fn lock_article(conn: &impl ConnectionTrait, id: &str) -> Result<articles::Model, Error> {
+pub(super) async fn lock_article(
+    conn: &impl ConnectionTrait,
+    id: &str,
+) -> Result<articles::Model, Error> {
     articles::Entity::find_by_id(id.to_owned())
         .lock_exclusive()
         .one(conn)
@@ -330,36 +428,47 @@ async fn lock_article(conn: &impl ConnectionTrait, id: &str) -> Result<articles:
         .ok_or_else(|| article_not_found(id))
 }
 
-/// As [`lock_article`], for a write that needs the article not deleted and
-/// `etag` current: a deleted article is NOT_FOUND, a stale etag ABORTED.
-async fn lock_live_article(
-    conn: &impl ConnectionTrait,
+/// ABORTED unless `etag` is empty or current.
+pub(super) fn check_etag(row: &articles::Model, etag: &str) -> Result<(), Error> {
+    if etag_allows(etag, &row.id, row.version) {
+        Ok(())
+    } else {
+        Err(Error::Aborted(format!(
+            "article {} was changed since its etag was read; get it again and retry",
+            row.id
+        )))
+    }
+}
+
+/// The locked row and working copy of an article that may be edited: not
+/// deleted (NOT_FOUND), not archived (FAILED_PRECONDITION), `etag` current.
+async fn lock_editable_article(
+    txn: &DatabaseTransaction,
     id: &str,
     etag: &str,
-) -> Result<articles::Model, Error> {
-    let row = lock_article(conn, id).await?;
+) -> Result<(articles::Model, Article), Error> {
+    let row = lock_article(txn, id).await?;
     if row.delete_time.is_some() {
         return Err(article_not_found(id));
     }
-    if !etag_allows(etag, &row.id, row.version) {
-        return Err(stale_article(id));
+    check_etag(&row, etag)?;
+    let mut bylines = Bylines::load(txn, Edition::Working, std::slice::from_ref(&row.id)).await?;
+    let current = bylines.working(row.clone())?;
+    if current.status == ArticleStatus::Archived {
+        return Err(Error::FailedPrecondition {
+            kind: "ARTICLE_STATUS",
+            subject: format!("articles/{id}"),
+            description: format!(
+                "the article is {}; an archived article is not edited",
+                ArticleStatus::Archived.api_name()
+            ),
+        });
     }
-    Ok(row)
-}
-
-/// Counts fit a 32-bit column: a 1 MiB body has far fewer than 2^31 words.
-fn count_to_column(count: u32) -> i32 {
-    i32::try_from(count).unwrap_or(i32::MAX)
+    Ok((row, current))
 }
 
 fn article_slug_taken(language: &str, slug: &str) -> Error {
     Error::AlreadyExists(format!(
         "an article in `{language}` already has the slug `{slug}`"
-    ))
-}
-
-fn stale_article(id: &str) -> Error {
-    Error::Aborted(format!(
-        "article {id} was changed since its etag was read; get it again and retry"
     ))
 }

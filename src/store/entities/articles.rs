@@ -1,4 +1,5 @@
-//! The `articles` table: one row per article, its bylines and tags aside.
+//! The `articles` table: one row per article, holding its working copy and
+//! workflow state; bylines, tags and the live version are in their own tables.
 
 use sea_orm::entity::prelude::*;
 
@@ -21,6 +22,11 @@ pub struct Model {
     pub update_time: DateTimeUtc,
     pub delete_time: Option<DateTimeUtc>,
     pub version: i64,
+    pub publish_time: Option<DateTimeUtc>,
+    pub last_publish_time: Option<DateTimeUtc>,
+    pub scheduled_publish_time: Option<DateTimeUtc>,
+    pub has_unpublished_changes: bool,
+    pub revision: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

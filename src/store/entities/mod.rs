@@ -2,7 +2,12 @@
 //! migrations; these mirror it column for column.
 
 pub mod article_authors;
+pub mod article_live;
+pub mod article_live_authors;
+pub mod article_live_tags;
+pub mod article_revisions;
 pub mod article_tags;
 pub mod articles;
 pub mod authors;
+pub mod events;
 pub mod request_ids;

@@ -1,39 +1,31 @@
-//! `newsdesk.v1.ArticleService`.
-
-use tonic::{Request, Response, Status};
+//! The standard methods of ArticleService: create, get (in either view),
+//! list, update, delete and undelete.
 
 use super::{
-    filter_text, lookup_slug, mask_paths, request_id, required, resource_id, respond, timestamp,
+    super::{
+        convert::{article_to_pb, status_from_pb},
+        filter_text, lookup_slug, mask_paths, request_id, required, resource_id,
+    },
+    ArticleApi,
 };
 use crate::{
     domain::{
-        article::{
-            Article, ArticleContent, ArticleField, ArticleInput, ArticleStatus,
-            validate_new_article,
-        },
-        etag::etag,
+        article::{ArticleField, ArticleInput, ArticleStatus, ArticleView, validate_new_article},
         language::{DEFAULT_LANGUAGE, parse_language},
         paging::{QueryKey, page_size},
         update_mask::parse_update_mask,
         validation::Violations,
     },
     error::Error,
-    proto::{self as pb, article_service_server::ArticleService},
-    store::{ArticleFilter, ArticleOrder, Store},
+    proto as pb,
+    store::{ArticleFilter, ArticleOrder},
 };
 
-/// Serves ArticleService from the store.
-#[derive(Debug, Clone)]
-pub struct ArticleApi {
-    store: Store,
-}
-
 impl ArticleApi {
-    pub fn new(store: Store) -> Self {
-        Self { store }
-    }
-
-    async fn create(&self, request: pb::CreateArticleRequest) -> Result<pb::Article, Error> {
+    pub(super) async fn create(
+        &self,
+        request: pb::CreateArticleRequest,
+    ) -> Result<pb::Article, Error> {
         let pb::CreateArticleRequest {
             article,
             request_id: raw_request_id,
@@ -49,17 +41,19 @@ impl ArticleApi {
         Ok(article_to_pb(article))
     }
 
-    async fn get(&self, request: pb::GetArticleRequest) -> Result<pb::Article, Error> {
+    pub(super) async fn get(&self, request: pb::GetArticleRequest) -> Result<pb::Article, Error> {
         let pb::GetArticleRequest {
             id,
             slug,
             language,
             show_deleted,
+            view,
         } = request;
+        let view = view_from_pb(view)?;
         let article = match (id.is_empty(), slug.is_empty()) {
             (false, true) => {
                 self.store
-                    .find_article(&resource_id("id", &id)?, show_deleted)
+                    .find_article(&resource_id("id", &id)?, view, show_deleted)
                     .await?
             }
             (true, false) => {
@@ -69,7 +63,7 @@ impl ArticleApi {
                 violations.into_result(())?;
                 let slug = lookup_slug("article", &slug)?;
                 self.store
-                    .find_article_by_slug(&language, &slug, show_deleted)
+                    .find_article_by_slug(&language, &slug, view, show_deleted)
                     .await?
             }
             _ => {
@@ -79,7 +73,7 @@ impl ArticleApi {
         Ok(article_to_pb(article))
     }
 
-    async fn list(
+    pub(super) async fn list(
         &self,
         request: pb::ListArticlesRequest,
     ) -> Result<pb::ListArticlesResponse, Error> {
@@ -93,7 +87,9 @@ impl ArticleApi {
             status,
             show_deleted,
             order_by,
+            view,
         } = request;
+        let view = view_from_pb(view)?;
         let size = page_size(requested_size)?;
         let mut violations = Violations::new();
         let author_id = match author_id.trim() {
@@ -111,28 +107,16 @@ impl ArticleApi {
             tag: filter_text("tag", &tag, &mut violations),
             section: filter_text("section", &section, &mut violations),
             language: parse_language("language", &language, &mut violations),
-            status: match pb::ArticleStatus::try_from(status) {
-                Ok(pb::ArticleStatus::Unspecified) => None,
-                Ok(pb::ArticleStatus::Draft) => Some(ArticleStatus::Draft),
-                Err(_) => {
-                    violations.add("status", "is not a known article status");
-                    None
-                }
-            },
+            status: status_from_pb(status).unwrap_or_else(|()| {
+                violations.add("status", "is not a known article status");
+                None
+            }),
             show_deleted,
         };
-        let order = match pb::ArticleOrderBy::try_from(order_by) {
-            Ok(pb::ArticleOrderBy::Unspecified | pb::ArticleOrderBy::CreateTimeDesc) => {
-                ArticleOrder::CreateTimeDesc
-            }
-            Ok(pb::ArticleOrderBy::CreateTimeAsc) => ArticleOrder::CreateTimeAsc,
-            Ok(pb::ArticleOrderBy::UpdateTimeDesc) => ArticleOrder::UpdateTimeDesc,
-            Ok(pb::ArticleOrderBy::UpdateTimeAsc) => ArticleOrder::UpdateTimeAsc,
-            Err(_) => {
-                violations.add("order_by", "is not a known order");
-                ArticleOrder::default()
-            }
-        };
+        let order = order_from_pb(order_by, view).unwrap_or_else(|description| {
+            violations.add("order_by", description);
+            ArticleOrder::CreateTimeDesc
+        });
         violations.into_result(())?;
         let query = QueryKey::new(
             "ListArticles",
@@ -144,12 +128,16 @@ impl ArticleApi {
                 filter.status.map_or("", ArticleStatus::as_str),
                 if filter.show_deleted { "deleted" } else { "" },
                 order.as_str(),
+                match view {
+                    ArticleView::Latest => "latest",
+                    ArticleView::Published => "published",
+                },
             ],
         );
         let cursor = query.cursor(&page_token)?;
         let page = self
             .store
-            .list_articles(&filter, order, cursor.as_ref(), size)
+            .list_articles(view, &filter, order, cursor.as_ref(), size)
             .await?;
         let next_page_token = match page.articles.last() {
             Some(last) if page.has_more => query.token(order.cursor_after(last)),
@@ -161,7 +149,10 @@ impl ArticleApi {
         })
     }
 
-    async fn update(&self, request: pb::UpdateArticleRequest) -> Result<pb::Article, Error> {
+    pub(super) async fn update(
+        &self,
+        request: pb::UpdateArticleRequest,
+    ) -> Result<pb::Article, Error> {
         let pb::UpdateArticleRequest {
             article,
             update_mask,
@@ -177,65 +168,23 @@ impl ArticleApi {
         Ok(article_to_pb(article))
     }
 
-    async fn delete(&self, request: pb::DeleteArticleRequest) -> Result<(), Error> {
+    pub(super) async fn delete(&self, request: pb::DeleteArticleRequest) -> Result<(), Error> {
         let pb::DeleteArticleRequest { id, etag } = request;
         self.store
             .delete_article(&resource_id("id", &id)?, &etag)
             .await
     }
 
-    async fn undelete(&self, request: pb::UndeleteArticleRequest) -> Result<pb::Article, Error> {
+    pub(super) async fn undelete(
+        &self,
+        request: pb::UndeleteArticleRequest,
+    ) -> Result<pb::Article, Error> {
         let pb::UndeleteArticleRequest { id, etag } = request;
         let article = self
             .store
             .undelete_article(&resource_id("id", &id)?, &etag)
             .await?;
         Ok(article_to_pb(article))
-    }
-}
-
-#[tonic::async_trait]
-impl ArticleService for ArticleApi {
-    async fn create_article(
-        &self,
-        request: Request<pb::CreateArticleRequest>,
-    ) -> Result<Response<pb::Article>, Status> {
-        respond(self.create(request.into_inner()).await)
-    }
-
-    async fn get_article(
-        &self,
-        request: Request<pb::GetArticleRequest>,
-    ) -> Result<Response<pb::Article>, Status> {
-        respond(self.get(request.into_inner()).await)
-    }
-
-    async fn list_articles(
-        &self,
-        request: Request<pb::ListArticlesRequest>,
-    ) -> Result<Response<pb::ListArticlesResponse>, Status> {
-        respond(self.list(request.into_inner()).await)
-    }
-
-    async fn update_article(
-        &self,
-        request: Request<pb::UpdateArticleRequest>,
-    ) -> Result<Response<pb::Article>, Status> {
-        respond(self.update(request.into_inner()).await)
-    }
-
-    async fn delete_article(
-        &self,
-        request: Request<pb::DeleteArticleRequest>,
-    ) -> Result<Response<()>, Status> {
-        respond(self.delete(request.into_inner()).await)
-    }
-
-    async fn undelete_article(
-        &self,
-        request: Request<pb::UndeleteArticleRequest>,
-    ) -> Result<Response<pb::Article>, Status> {
-        respond(self.undelete(request.into_inner()).await)
     }
 }
 
@@ -266,6 +215,11 @@ fn article_from_pb(article: pb::Article) -> (ArticleIdentity, ArticleInput) {
         delete_time: _,
         word_count: _,
         reading_time_minutes: _,
+        publish_time: _,
+        last_publish_time: _,
+        scheduled_publish_time: _,
+        has_unpublished_changes: _,
+        revision: _,
     } = article;
     (
         ArticleIdentity { id, etag },
@@ -283,49 +237,38 @@ fn article_from_pb(article: pb::Article) -> (ArticleIdentity, ArticleInput) {
     )
 }
 
-fn article_to_pb(article: Article) -> pb::Article {
-    let Article {
-        id,
-        content:
-            ArticleContent {
-                slug,
-                language,
-                title,
-                subtitle,
-                body,
-                author_ids,
-                tags,
-                section,
-                comments_enabled,
-            },
-        status,
-        word_count,
-        reading_time_minutes,
-        create_time,
-        update_time,
-        delete_time,
-        version,
-    } = article;
-    let status = match status {
-        ArticleStatus::Draft => pb::ArticleStatus::Draft,
-    };
-    pb::Article {
-        etag: etag(&id, version),
-        id,
-        slug,
-        language,
-        title,
-        subtitle,
-        body,
-        author_ids,
-        tags,
-        section,
-        status: status.into(),
-        comments_enabled: Some(comments_enabled),
-        create_time: Some(timestamp(create_time)),
-        update_time: Some(timestamp(update_time)),
-        delete_time: delete_time.map(timestamp),
-        word_count: i32::try_from(word_count).unwrap_or(i32::MAX),
-        reading_time_minutes: i32::try_from(reading_time_minutes).unwrap_or(i32::MAX),
+/// The view a request asks for: the working copy unless it says otherwise.
+fn view_from_pb(view: i32) -> Result<ArticleView, Violations> {
+    match pb::ArticleView::try_from(view) {
+        Ok(pb::ArticleView::Unspecified | pb::ArticleView::Latest) => Ok(ArticleView::Latest),
+        Ok(pb::ArticleView::Published) => Ok(ArticleView::Published),
+        Err(_) => Err(Violations::single("view", "is not a known article view")),
+    }
+}
+
+/// The order a list asks for, in `view`: the latest view orders by creation
+/// or last change, the published view by first publication, where every
+/// article it shows has one.
+fn order_from_pb(order_by: i32, view: ArticleView) -> Result<ArticleOrder, &'static str> {
+    use pb::ArticleOrderBy as By;
+    let by = By::try_from(order_by).map_err(|_| "is not a known order")?;
+    match (view, by) {
+        (ArticleView::Latest, By::Unspecified | By::CreateTimeDesc) => {
+            Ok(ArticleOrder::CreateTimeDesc)
+        }
+        (ArticleView::Latest, By::CreateTimeAsc) => Ok(ArticleOrder::CreateTimeAsc),
+        (ArticleView::Latest, By::UpdateTimeDesc) => Ok(ArticleOrder::UpdateTimeDesc),
+        (ArticleView::Latest, By::UpdateTimeAsc) => Ok(ArticleOrder::UpdateTimeAsc),
+        (ArticleView::Published, By::Unspecified | By::PublishTimeDesc) => {
+            Ok(ArticleOrder::PublishTimeDesc)
+        }
+        (ArticleView::Published, By::PublishTimeAsc) => Ok(ArticleOrder::PublishTimeAsc),
+        (ArticleView::Latest, By::PublishTimeDesc | By::PublishTimeAsc) => {
+            Err("orders by publish time only in the published view")
+        }
+        (
+            ArticleView::Published,
+            By::CreateTimeDesc | By::CreateTimeAsc | By::UpdateTimeDesc | By::UpdateTimeAsc,
+        ) => Err("in the published view, orders by publish time only"),
     }
 }

@@ -1,0 +1,211 @@
+//! Domain values to proto messages, for every service that returns them.
+//! Each conversion destructures the whole value, so a field added on either
+//! side is a compile error until someone decides where it goes.
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    domain::{
+        article::{Article, ArticleContent, ArticleStatus},
+        author::{Author, AuthorKind},
+        etag::etag,
+        event::{Event, EventPayload},
+        revision::{ArticleRevision, RevisionAction},
+    },
+    proto as pb,
+};
+
+pub(super) fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: time.timestamp(),
+        // Always below 10^9 (leap seconds excepted, which chrono folds in).
+        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(999_999_999),
+    }
+}
+
+/// The time in a proto timestamp, or `None` when it is out of range.
+pub(super) fn time_from_pb(timestamp: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
+    let nanos = u32::try_from(timestamp.nanos).ok()?;
+    DateTime::from_timestamp(timestamp.seconds, nanos)
+}
+
+pub(super) fn status_to_pb(status: ArticleStatus) -> pb::ArticleStatus {
+    match status {
+        ArticleStatus::Draft => pb::ArticleStatus::Draft,
+        ArticleStatus::InReview => pb::ArticleStatus::InReview,
+        ArticleStatus::Scheduled => pb::ArticleStatus::Scheduled,
+        ArticleStatus::Published => pb::ArticleStatus::Published,
+        ArticleStatus::Archived => pb::ArticleStatus::Archived,
+    }
+}
+
+/// The status a list filter names; `Ok(None)` for unspecified.
+pub(super) fn status_from_pb(status: i32) -> Result<Option<ArticleStatus>, ()> {
+    match pb::ArticleStatus::try_from(status).map_err(|_| ())? {
+        pb::ArticleStatus::Unspecified => Ok(None),
+        pb::ArticleStatus::Draft => Ok(Some(ArticleStatus::Draft)),
+        pb::ArticleStatus::InReview => Ok(Some(ArticleStatus::InReview)),
+        pb::ArticleStatus::Scheduled => Ok(Some(ArticleStatus::Scheduled)),
+        pb::ArticleStatus::Published => Ok(Some(ArticleStatus::Published)),
+        pb::ArticleStatus::Archived => Ok(Some(ArticleStatus::Archived)),
+    }
+}
+
+pub(super) fn article_to_pb(article: Article) -> pb::Article {
+    let Article {
+        id,
+        content,
+        status,
+        word_count,
+        reading_time_minutes,
+        create_time,
+        update_time,
+        delete_time,
+        publish_time,
+        last_publish_time,
+        scheduled_publish_time,
+        has_unpublished_changes,
+        revision,
+        version,
+    } = article;
+    pb::Article {
+        etag: etag(&id, version),
+        id,
+        status: status_to_pb(status).into(),
+        create_time: Some(timestamp(create_time)),
+        update_time: Some(timestamp(update_time)),
+        delete_time: delete_time.map(timestamp),
+        publish_time: publish_time.map(timestamp),
+        last_publish_time: last_publish_time.map(timestamp),
+        scheduled_publish_time: scheduled_publish_time.map(timestamp),
+        has_unpublished_changes,
+        revision,
+        ..content_to_pb(content, word_count, reading_time_minutes)
+    }
+}
+
+/// An article message holding only content (for revision snapshots).
+fn content_to_pb(
+    content: ArticleContent,
+    word_count: u32,
+    reading_time_minutes: u32,
+) -> pb::Article {
+    let ArticleContent {
+        slug,
+        language,
+        title,
+        subtitle,
+        body,
+        author_ids,
+        tags,
+        section,
+        comments_enabled,
+    } = content;
+    pb::Article {
+        slug,
+        language,
+        title,
+        subtitle,
+        body,
+        author_ids,
+        tags,
+        section,
+        comments_enabled: Some(comments_enabled),
+        word_count: i32::try_from(word_count).unwrap_or(i32::MAX),
+        reading_time_minutes: i32::try_from(reading_time_minutes).unwrap_or(i32::MAX),
+        ..pb::Article::default()
+    }
+}
+
+pub(super) fn author_to_pb(author: Author) -> pb::Author {
+    let Author {
+        id,
+        display_name,
+        slug,
+        kind,
+        bio,
+        email,
+        create_time,
+        update_time,
+        version,
+    } = author;
+    let kind = match kind {
+        AuthorKind::Person => pb::AuthorKind::Person,
+        AuthorKind::Desk => pb::AuthorKind::Desk,
+    };
+    pb::Author {
+        etag: etag(&id, version),
+        id,
+        display_name,
+        slug,
+        kind: kind.into(),
+        bio,
+        email,
+        create_time: Some(timestamp(create_time)),
+        update_time: Some(timestamp(update_time)),
+    }
+}
+
+pub(super) fn revision_to_pb(revision: ArticleRevision) -> pb::ArticleRevision {
+    let ArticleRevision {
+        article_id,
+        revision,
+        action,
+        create_time,
+        changed_fields,
+        note,
+        status,
+        content,
+    } = revision;
+    let action = match action {
+        RevisionAction::Created => pb::RevisionAction::Created,
+        RevisionAction::Updated => pb::RevisionAction::Updated,
+        RevisionAction::Submitted => pb::RevisionAction::Submitted,
+        RevisionAction::Returned => pb::RevisionAction::Returned,
+        RevisionAction::Scheduled => pb::RevisionAction::Scheduled,
+        RevisionAction::Published => pb::RevisionAction::Published,
+        RevisionAction::Unpublished => pb::RevisionAction::Unpublished,
+        RevisionAction::Archived => pb::RevisionAction::Archived,
+        RevisionAction::Restored => pb::RevisionAction::Restored,
+        RevisionAction::Deleted => pb::RevisionAction::Deleted,
+        RevisionAction::Undeleted => pb::RevisionAction::Undeleted,
+    };
+    let words = crate::domain::article::word_count(&content.body);
+    pb::ArticleRevision {
+        article_id,
+        revision,
+        action: action.into(),
+        create_time: Some(timestamp(create_time)),
+        changed_fields,
+        note,
+        status: status_to_pb(status).into(),
+        snapshot: Some(content_to_pb(
+            content,
+            words,
+            crate::domain::article::reading_time_minutes(words),
+        )),
+    }
+}
+
+pub(super) fn event_to_pb(event: Event) -> pb::Event {
+    let Event {
+        sequence,
+        event_type,
+        occur_time,
+        article_id,
+        author_id,
+        payload,
+    } = event;
+    let payload = match payload {
+        EventPayload::Article(article) => pb::event::Payload::Article(article_to_pb(*article)),
+        EventPayload::Author(author) => pb::event::Payload::Author(author_to_pb(author)),
+    };
+    pb::Event {
+        sequence,
+        r#type: event_type,
+        occur_time: Some(timestamp(occur_time)),
+        article_id: article_id.unwrap_or_default(),
+        author_id: author_id.unwrap_or_default(),
+        payload: Some(payload),
+    }
+}

@@ -1,0 +1,104 @@
+//! The change feed's vocabulary: what happened (the event type) and the
+//! resource as it was afterwards. Events are written in the same transaction
+//! as the change they describe.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{article::Article, author::Author, revision::RevisionAction};
+
+/// Every event type, as clients name them.
+pub const EVENT_TYPES: [&str; 14] = [
+    "author.created",
+    "author.updated",
+    "author.deleted",
+    "article.created",
+    "article.updated",
+    "article.submitted",
+    "article.returned",
+    "article.scheduled",
+    "article.published",
+    "article.unpublished",
+    "article.archived",
+    "article.deleted",
+    "article.undeleted",
+    "article.restored",
+];
+
+/// What happened to an author.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorChange {
+    Created,
+    Updated,
+    Deleted,
+}
+
+impl AuthorChange {
+    /// The event type.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            AuthorChange::Created => "author.created",
+            AuthorChange::Updated => "author.updated",
+            AuthorChange::Deleted => "author.deleted",
+        }
+    }
+}
+
+/// The event type of an article change recorded as `action`.
+pub fn article_event_type(action: RevisionAction) -> &'static str {
+    match action {
+        RevisionAction::Created => "article.created",
+        RevisionAction::Updated => "article.updated",
+        RevisionAction::Submitted => "article.submitted",
+        RevisionAction::Returned => "article.returned",
+        RevisionAction::Scheduled => "article.scheduled",
+        RevisionAction::Published => "article.published",
+        RevisionAction::Unpublished => "article.unpublished",
+        RevisionAction::Archived => "article.archived",
+        RevisionAction::Restored => "article.restored",
+        RevisionAction::Deleted => "article.deleted",
+        RevisionAction::Undeleted => "article.undeleted",
+    }
+}
+
+/// The resource an event carries, as it was after the change (for a
+/// deletion, as it was last).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventPayload {
+    Article(Box<Article>),
+    Author(Author),
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Position in the feed: strictly increasing in commit order.
+    pub sequence: i64,
+    pub event_type: String,
+    pub occur_time: DateTime<Utc>,
+    pub article_id: Option<String>,
+    pub author_id: Option<String>,
+    pub payload: EventPayload,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_article_action_has_a_known_event_type() {
+        for action in RevisionAction::ALL {
+            let event_type = article_event_type(action);
+            assert!(EVENT_TYPES.contains(&event_type), "{event_type}");
+            assert_eq!(event_type, format!("article.{}", action.as_str()));
+        }
+        for change in [
+            AuthorChange::Created,
+            AuthorChange::Updated,
+            AuthorChange::Deleted,
+        ] {
+            assert!(EVENT_TYPES.contains(&change.event_type()));
+        }
+    }
+}

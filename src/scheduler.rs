@@ -1,0 +1,31 @@
+//! The publishing scheduler: a task inside the server that publishes every
+//! SCHEDULED article whose time has come, once a tick, and at start-up any
+//! that fell due while no server was running. Several servers on one
+//! database can all run it: the store's conditional update lets exactly one
+//! of them publish each article.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::store::Store;
+
+/// Publishes due articles every `tick` until `stop` changes or is dropped.
+pub async fn run_scheduler(store: Store, tick: Duration, mut stop: watch::Receiver<()>) {
+    loop {
+        match store.publish_due_articles().await {
+            Ok(published) => {
+                for article_id in published {
+                    tracing::info!(%article_id, "published on schedule");
+                }
+            }
+            // The next tick tries again: nothing was half done, each publish
+            // is its own transaction.
+            Err(error) => tracing::warn!(%error, "publishing scheduled articles failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(tick) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
