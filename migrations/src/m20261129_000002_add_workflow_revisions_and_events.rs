@@ -8,7 +8,7 @@
 use sea_orm_migration::{
     prelude::*,
     schema::*,
-    sea_orm::{ConnectionTrait, DbBackend, prelude::DateTimeUtc},
+    sea_orm::{ConnectionTrait, prelude::DateTimeUtc},
 };
 
 #[derive(DeriveMigrationName)]
@@ -247,12 +247,9 @@ async fn create_revisions(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         .await
 }
 
-/// The event log. `sequence` is assigned at insert. On SQLite, writers are
-/// serialised, so insert order is commit order. On PostgreSQL it is not: each
-/// row also records its transaction id (`txid`), and readers only return
-/// events from transactions older than every transaction still running, so
-/// that a reader never moves past a sequence number that a slower
-/// transaction is about to commit.
+/// The event log. `sequence` is assigned at insert, and the service makes
+/// insert order commit order (see the store's `append_event`), so readers can
+/// page by sequence without ever skipping an event.
 async fn create_events(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     manager
         .create_table(
@@ -267,14 +264,6 @@ async fn create_events(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
                 .to_owned(),
         )
         .await?;
-    if manager.get_database_backend() == DbBackend::Postgres {
-        manager
-            .get_connection()
-            .execute_unprepared(
-                "ALTER TABLE events ADD COLUMN txid xid8 NOT NULL DEFAULT pg_current_xact_id()",
-            )
-            .await?;
-    }
     manager
         .create_index(
             Index::create()

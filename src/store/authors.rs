@@ -66,7 +66,7 @@ impl Store {
         };
         let author = author_from_row(insert_with_slug(&txn, row, slug).await?)?;
         record_author_change(&txn, &author, AuthorChange::Created).await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(author)
     }
 
@@ -169,7 +169,7 @@ impl Store {
             })?;
         let author = author_from_row(updated)?;
         record_author_change(&txn, &author, AuthorChange::Updated).await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(author)
     }
 
@@ -205,7 +205,7 @@ impl Store {
             .await?;
         forget_request_ids(&txn, REQUEST_SCOPE, id).await?;
         record_author_change(&txn, &author, AuthorChange::Deleted).await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(())
     }
 }

@@ -1,11 +1,12 @@
 //! The event log (a transactional outbox): every change writes its event in
 //! its own transaction, and readers page through events by sequence without
-//! ever skipping one, even when transactions commit out of order.
+//! ever skipping one, even when transactions start in one order and commit in
+//! another.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, sea_query::Expr,
+    QuerySelect, Set,
 };
 
 use super::{Store, entities::events};
@@ -14,7 +15,20 @@ use crate::{
     error::Error,
 };
 
-/// Appends an event to the log, inside the transaction of the change.
+/// Key of the PostgreSQL advisory lock that orders event commits ("news").
+const EVENT_ORDER_LOCK: i64 = 0x6e65_7773;
+
+/// Appends an event to the log, inside the transaction of the change; it
+/// must be the transaction's last statement before commit.
+///
+/// A sequence number is taken at insert but becomes visible at commit. If
+/// two transactions could commit in the other order, a reader could see
+/// number 11, page past it, and never see 10. On PostgreSQL the insert
+/// therefore takes a transaction-scoped advisory lock, which PostgreSQL
+/// releases only once the commit is visible: whoever inserts next gets a
+/// higher number and commits later. Writers only queue for the final insert
+/// and commit; everything before runs concurrently. On SQLite writers are
+/// serialised already.
 pub(super) async fn append_event(
     conn: &impl ConnectionTrait,
     event_type: &str,
@@ -27,6 +41,10 @@ pub(super) async fn append_event(
     };
     let payload = serde_json::to_string(payload)
         .map_err(|error| DbErr::Custom(format!("cannot encode an event payload: {error}")))?;
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({EVENT_ORDER_LOCK})"))
+            .await?;
+    }
     events::Entity::insert(events::ActiveModel {
         event_type: Set(event_type.to_owned()),
         occur_time: Set(occur_time),
@@ -42,15 +60,9 @@ pub(super) async fn append_event(
 
 impl Store {
     /// Up to `limit` events after `after_sequence`, in sequence order, only
-    /// of `types` when it is not empty.
-    ///
-    /// On PostgreSQL a sequence number is taken at insert but becomes visible
-    /// at commit, so a later number can commit first. Returning it would let
-    /// a reader page past the earlier one for good; instead only events of
-    /// transactions older than every transaction still running are returned
-    /// (the `txid` the migration adds), and the rest follow as soon as the
-    /// transactions before them finish. On SQLite writers are serialised, so
-    /// sequence order is commit order already.
+    /// of `types` when it is not empty. Sequence order is commit order (see
+    /// [`append_event`]), so a reader that pages with the last sequence it
+    /// saw never misses an event.
     pub async fn list_events(
         &self,
         after_sequence: i64,
@@ -60,9 +72,6 @@ impl Store {
         let mut query = events::Entity::find().filter(events::Column::Sequence.gt(after_sequence));
         if !types.is_empty() {
             query = query.filter(events::Column::EventType.is_in(types.iter().cloned()));
-        }
-        if self.db.get_database_backend() == DbBackend::Postgres {
-            query = query.filter(Expr::cust("txid < pg_snapshot_xmin(pg_current_snapshot())"));
         }
         let rows = query
             .order_by_asc(events::Column::Sequence)

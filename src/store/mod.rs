@@ -11,6 +11,8 @@ mod slugs;
 
 use std::{sync::Arc, time::Duration};
 
+use tokio::sync::watch;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -43,6 +45,9 @@ pub struct StoreOptions {
 pub struct Store {
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
+    /// Counts this process's committed changes, so that readers of the
+    /// change feed can wait for the next one instead of polling.
+    commits: Arc<watch::Sender<u64>>,
 }
 
 impl Store {
@@ -78,7 +83,15 @@ impl Store {
         Ok(Self {
             db,
             clock: Arc::new(SystemClock),
+            commits: Arc::new(watch::Sender::new(0)),
         })
+    }
+
+    /// A receiver that changes whenever this process commits a change
+    /// (every change writes an event). Changes committed by other processes
+    /// on the same database do not show here.
+    pub fn subscribe_commits(&self) -> watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     /// The same store, stamping writes with `clock`'s time.
@@ -125,6 +138,13 @@ impl Store {
     /// BEGIN (IMMEDIATE): a deferred transaction that read first could not
     /// upgrade to a writer once another connection had committed, and would
     /// fail at once instead of waiting out the busy timeout.
+    /// Commits a write transaction and tells the commit's watchers.
+    async fn commit(&self, txn: DatabaseTransaction) -> Result<(), DbErr> {
+        txn.commit().await?;
+        self.commits.send_modify(|count| *count += 1);
+        Ok(())
+    }
+
     async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
         self.db
             .begin_with_options(TransactionOptions {

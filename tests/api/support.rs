@@ -1,9 +1,12 @@
 //! The test harness: `TestApp::spawn()` runs the real server on 127.0.0.1:0
 //! over the real migrations on a fresh database (a temporary SQLite file, or a
 //! fresh PostgreSQL database when `DATABASE_URL` is set) and hands back
-//! generated clients. Dropping the app stops the server and drops the database.
+//! generated clients. Dropping the app stops the server; the database goes
+//! when the last server on it does. `another_server` starts a second server
+//! process on the same database.
 
 use std::{
+    future::Future,
     net::SocketAddr,
     sync::{Arc, Mutex},
     time::Duration,
@@ -14,7 +17,7 @@ use newsdesk::{
     domain::clock::{Clock, SystemClock},
     proto::{
         self as pb, article_service_client::ArticleServiceClient,
-        author_service_client::AuthorServiceClient,
+        author_service_client::AuthorServiceClient, event_service_client::EventServiceClient,
     },
     server::{ServerOptions, serve},
     store::{Store, StoreOptions},
@@ -24,15 +27,21 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::{Code, Status, transport::Channel};
 use tonic_types::StatusExt;
 
-/// A running server on a database of its own.
+/// A running server on a test database.
 pub struct TestApp {
     pub authors: AuthorServiceClient<Channel>,
     pub articles: ArticleServiceClient<Channel>,
+    pub events: EventServiceClient<Channel>,
     pub channel: Channel,
-    pub database: TestDatabase,
+    pub database: Arc<TestDatabase>,
+    /// The server's store, for waiting on its commits.
+    store: Store,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
+
+/// The longest a test waits for something that should happen in moments.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
@@ -41,7 +50,23 @@ impl TestApp {
 
     /// A server whose writes are stamped by `clock`.
     pub async fn spawn_with_clock(clock: Arc<dyn Clock>) -> TestApp {
-        let database = TestDatabase::create().await;
+        let database = Arc::new(TestDatabase::create().await);
+        TestApp::serve(database, clock).await
+    }
+
+    /// A second server process on this one's database, with its own pool,
+    /// scheduler and clock.
+    pub async fn another_server(&self, clock: Arc<dyn Clock>) -> TestApp {
+        TestApp::serve(self.database.clone(), clock).await
+    }
+
+    /// A server on `database`, such as a restart on the database of a
+    /// server that was stopped.
+    pub async fn on_database(database: Arc<TestDatabase>, clock: Arc<dyn Clock>) -> TestApp {
+        TestApp::serve(database, clock).await
+    }
+
+    async fn serve(database: Arc<TestDatabase>, clock: Arc<dyn Clock>) -> TestApp {
         let store = Store::connect(&StoreOptions {
             url: database.url.clone(),
             max_connections: 4,
@@ -60,17 +85,50 @@ impl TestApp {
             shutdown_grace: Duration::from_secs(2),
             scheduler_tick: Duration::from_millis(20),
         };
-        let server = tokio::spawn(serve(store, listener, options, async {
+        let server = tokio::spawn(serve(store.clone(), listener, options, async {
             let _ = stop.await;
         }));
         let channel = channel_to(address).await;
         TestApp {
             authors: AuthorServiceClient::new(channel.clone()),
             articles: ArticleServiceClient::new(channel.clone()),
+            events: EventServiceClient::new(channel.clone()),
             channel,
             database,
+            store,
             shutdown: Some(shutdown),
             server: Some(server),
+        }
+    }
+
+    /// Waits until `check` holds, checking again after every change that
+    /// any of `servers` commits (no sleeping and hoping); panics after
+    /// `PATIENCE`.
+    pub async fn eventually<F, Fut>(servers: &[&TestApp], what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let mut commits: Vec<_> = servers
+            .iter()
+            .map(|server| server.store.subscribe_commits())
+            .collect();
+        let waiting = async {
+            loop {
+                for receiver in &mut commits {
+                    receiver.borrow_and_update();
+                }
+                if check().await {
+                    return;
+                }
+                let next_commit = commits
+                    .iter_mut()
+                    .map(|receiver| Box::pin(receiver.changed()));
+                let _ = futures::future::select_all(next_commit).await;
+            }
+        };
+        if tokio::time::timeout(PATIENCE, waiting).await.is_err() {
+            panic!("waited {PATIENCE:?} for {what}");
         }
     }
 
@@ -154,6 +212,16 @@ pub struct FrozenClock(Mutex<DateTime<Utc>>);
 impl FrozenClock {
     pub fn at(time: DateTime<Utc>) -> Arc<FrozenClock> {
         Arc::new(FrozenClock(Mutex::new(time)))
+    }
+
+    /// Moves the clock on by `by`.
+    pub fn advance(&self, by: chrono::Duration) {
+        // std Mutex: held for an addition, never across an await.
+        let mut now = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *now += by;
     }
 }
 

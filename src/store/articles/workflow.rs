@@ -139,7 +139,7 @@ impl Store {
             _ => {}
         }
         record_change(&txn, &article, revision_action, &["status"], &note).await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(article)
     }
 
@@ -233,7 +233,7 @@ impl Store {
             .working(row)?;
         go_live(&txn, &article).await?;
         record_change(&txn, &article, RevisionAction::Published, &["status"], "").await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(true)
     }
 }

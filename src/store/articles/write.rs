@@ -94,7 +94,7 @@ impl Store {
         write_lists(&txn, Edition::Working, &id, &author_ids, &tags).await?;
         let article = article_from_row(row, author_ids, tags)?;
         record_change(&txn, &article, RevisionAction::Created, &[], "").await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(article)
     }
 
@@ -114,7 +114,7 @@ impl Store {
         let article = self
             .write_content(&txn, row, current, fields, RevisionAction::Updated)
             .await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(article)
     }
 
@@ -143,7 +143,7 @@ impl Store {
         let article = self
             .write_content(&txn, row, current, fields, RevisionAction::Restored)
             .await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(article)
     }
 
@@ -162,7 +162,7 @@ impl Store {
             })
             .await?;
         record_change(&txn, &article, RevisionAction::Deleted, &[], "").await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(())
     }
 
@@ -181,7 +181,7 @@ impl Store {
             })
             .await?;
         record_change(&txn, &article, RevisionAction::Undeleted, &[], "").await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(article)
     }
 

@@ -1,6 +1,5 @@
 //! The `events` table: the change feed, written in the same transaction as
-//! each change. (On PostgreSQL it also has `txid`, filled by its default and
-//! only ever read in a raw condition, so it is not mapped here.)
+//! each change.
 
 use sea_orm::entity::prelude::*;
 
