@@ -76,7 +76,7 @@ awk -v dir="$work" '
   END { print n + 0 > (dir "/count") }
 ' "$root/README.md"
 examples=$(cat "$work/count")
-[ "$examples" -eq 9 ] || fail "expected 9 grpcurl examples in README.md, found $examples; update this script"
+[ "$examples" -eq 12 ] || fail "expected 12 grpcurl examples in README.md, found $examples; update this script"
 
 # Runs example N in this shell (so the variables it sets stay set), with the
 # README's address swapped for the test server's; output goes to out.N.
@@ -93,6 +93,13 @@ out() { cat "$work/out.$1"; }
 expect() {
   local n=$1 filter=$2 description=$3
   jq -e "$filter" "$work/out.$n" > /dev/null 2>&1 || fail "example $n: $description; it printed: $(out "$n")"
+  pass "example $n: $description"
+}
+# As expect, for an example that prints several responses: `filter` sees
+# them as one array.
+expect_all() {
+  local n=$1 filter=$2 description=$3
+  jq -e -s "$filter" "$work/out.$n" > /dev/null 2>&1 || fail "example $n: $description; it printed: $(out "$n")"
   pass "example $n: $description"
 }
 expect_success() {
@@ -164,7 +171,26 @@ pass "example 8: an empty title is INVALID_ARGUMENT naming article.title"
 
 run_example 9
 expect_success 9
-expect 9 '.status == "SERVING"' "health is SERVING"
+expect 9 ".id == \"$first_id\" and .status == \"ARTICLE_STATUS_PUBLISHED\" and (.publishTime | length) > 0" \
+  "PublishArticle makes the article live"
+
+run_example 10
+expect_success 10
+expect_all 10 ".[0].hasUnpublishedChanges == true and .[0].title == \"ويتكوف وبوتين يبحثان الحرب في أوكرانيا\"" \
+  "an edit to the live story waits in the working copy"
+expect_all 10 ".[1].title == \"$title\" and .[1].status == \"ARTICLE_STATUS_PUBLISHED\"" \
+  "the published view still shows what readers saw"
+
+run_example 11
+expect_success 11
+expect_all 11 '[.[0].revisions[].action] == ["REVISION_ACTION_UPDATED", "REVISION_ACTION_PUBLISHED", "REVISION_ACTION_UPDATED", "REVISION_ACTION_CREATED"]' \
+  "the history lists every change, newest first"
+expect_all 11 "(.[1].events | length) == 1 and .[1].events[0].type == \"article.published\" and .[1].events[0].articleId == \"$first_id\"" \
+  "the change feed announced the publication once"
+
+run_example 12
+expect_success 12
+expect 12 '.status == "SERVING"' "health is SERVING"
 
 if command -v buf > /dev/null; then
   buf curl --protocol grpc --http2-prior-knowledge --reflect-protocol grpc-v1 --list-services "http://$addr" \
