@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     domain::{
         article::{Article, ArticleContent, ArticleStatus},
+        article_edit::{reading_time_minutes, word_count},
         author::{Author, AuthorKind},
         etag::etag,
         event::{Event, EventPayload},
@@ -54,7 +55,18 @@ pub(super) fn status_from_pb(status: i32) -> Result<Option<ArticleStatus>, ()> {
 pub(super) fn article_to_pb(article: Article) -> pb::Article {
     let Article {
         id,
-        content,
+        content:
+            ArticleContent {
+                slug,
+                language,
+                title,
+                subtitle,
+                body,
+                author_ids,
+                tags,
+                section,
+                comments_enabled,
+            },
         status,
         word_count,
         reading_time_minutes,
@@ -71,25 +83,32 @@ pub(super) fn article_to_pb(article: Article) -> pb::Article {
     pb::Article {
         etag: etag(&id, version),
         id,
+        slug,
+        language,
+        title,
+        subtitle,
+        body,
+        author_ids,
+        tags,
+        section,
         status: status_to_pb(status).into(),
+        comments_enabled: Some(comments_enabled),
         create_time: Some(timestamp(create_time)),
         update_time: Some(timestamp(update_time)),
         delete_time: delete_time.map(timestamp),
+        word_count: count_to_pb(word_count),
+        reading_time_minutes: count_to_pb(reading_time_minutes),
         publish_time: publish_time.map(timestamp),
         last_publish_time: last_publish_time.map(timestamp),
         scheduled_publish_time: scheduled_publish_time.map(timestamp),
         has_unpublished_changes,
         revision,
-        ..content_to_pb(content, word_count, reading_time_minutes)
     }
 }
 
-/// An article message holding only content (for revision snapshots).
-fn content_to_pb(
-    content: ArticleContent,
-    word_count: u32,
-    reading_time_minutes: u32,
-) -> pb::Article {
+/// An article message holding a revision's content, and nothing else: a
+/// snapshot has no identity, state or times of its own.
+fn snapshot_to_pb(content: ArticleContent) -> pb::Article {
     let ArticleContent {
         slug,
         language,
@@ -101,7 +120,9 @@ fn content_to_pb(
         section,
         comments_enabled,
     } = content;
+    let words = word_count(&body);
     pb::Article {
+        id: String::new(),
         slug,
         language,
         title,
@@ -110,11 +131,24 @@ fn content_to_pb(
         author_ids,
         tags,
         section,
+        status: pb::ArticleStatus::Unspecified.into(),
         comments_enabled: Some(comments_enabled),
-        word_count: i32::try_from(word_count).unwrap_or(i32::MAX),
-        reading_time_minutes: i32::try_from(reading_time_minutes).unwrap_or(i32::MAX),
-        ..pb::Article::default()
+        create_time: None,
+        update_time: None,
+        delete_time: None,
+        etag: String::new(),
+        word_count: count_to_pb(words),
+        reading_time_minutes: count_to_pb(reading_time_minutes(words)),
+        publish_time: None,
+        last_publish_time: None,
+        scheduled_publish_time: None,
+        has_unpublished_changes: false,
+        revision: 0,
     }
+}
+
+fn count_to_pb(count: u32) -> i32 {
+    i32::try_from(count).unwrap_or(i32::MAX)
 }
 
 pub(super) fn author_to_pb(author: Author) -> pb::Author {
@@ -170,7 +204,6 @@ pub(super) fn revision_to_pb(revision: ArticleRevision) -> pb::ArticleRevision {
         RevisionAction::Deleted => pb::RevisionAction::Deleted,
         RevisionAction::Undeleted => pb::RevisionAction::Undeleted,
     };
-    let words = crate::domain::article::word_count(&content.body);
     pb::ArticleRevision {
         article_id,
         revision,
@@ -179,11 +212,7 @@ pub(super) fn revision_to_pb(revision: ArticleRevision) -> pb::ArticleRevision {
         changed_fields,
         note,
         status: status_to_pb(status).into(),
-        snapshot: Some(content_to_pb(
-            content,
-            words,
-            crate::domain::article::reading_time_minutes(words),
-        )),
+        snapshot: Some(snapshot_to_pb(content)),
     }
 }
 

@@ -3,6 +3,7 @@
 //! paging tokens and etags. Nothing here knows about tonic or sea_orm.
 
 pub mod article;
+pub mod article_edit;
 pub mod author;
 pub mod clock;
 pub mod etag;

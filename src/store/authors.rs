@@ -2,6 +2,7 @@
 //! list, update under etags, and delete unless still credited. Every change
 //! writes its event in its own transaction.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
@@ -65,7 +66,7 @@ impl Store {
             version: 1,
         };
         let author = author_from_row(insert_with_slug(&txn, row, slug).await?)?;
-        record_author_change(&txn, &author, AuthorChange::Created).await?;
+        record_author_change(&txn, &author, AuthorChange::Created, now).await?;
         self.commit(txn).await?;
         Ok(author)
     }
@@ -168,7 +169,8 @@ impl Store {
                 _ => error.into(),
             })?;
         let author = author_from_row(updated)?;
-        record_author_change(&txn, &author, AuthorChange::Updated).await?;
+        let updated_at = author.update_time;
+        record_author_change(&txn, &author, AuthorChange::Updated, updated_at).await?;
         self.commit(txn).await?;
         Ok(author)
     }
@@ -204,23 +206,25 @@ impl Store {
             .exec(&txn)
             .await?;
         forget_request_ids(&txn, REQUEST_SCOPE, id).await?;
-        record_author_change(&txn, &author, AuthorChange::Deleted).await?;
+        record_author_change(&txn, &author, AuthorChange::Deleted, self.now()).await?;
         self.commit(txn).await?;
         Ok(())
     }
 }
 
 /// Writes the event of a change to `author` (as it is after the change, or
-/// was last, for a deletion) in the change's transaction.
+/// was last, for a deletion), made at `occur_time`, in the change's
+/// transaction.
 async fn record_author_change(
     conn: &impl ConnectionTrait,
     author: &Author,
     change: AuthorChange,
+    occur_time: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     append_event(
         conn,
         change.event_type(),
-        author.update_time,
+        occur_time,
         &EventPayload::Author(author.clone()),
     )
     .await

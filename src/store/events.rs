@@ -1,5 +1,5 @@
 //! The event log (a transactional outbox): every change writes its event in
-//! its own transaction, and readers page through events by sequence without
+//! the change's own transaction, and readers page through events by sequence without
 //! ever skipping one, even when transactions start in one order and commit in
 //! another.
 

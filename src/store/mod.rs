@@ -16,8 +16,9 @@ use tokio::sync::watch;
 use chrono::{DateTime, SubsecRound, Utc};
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr, SqlErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait, sqlx,
+    AccessMode, ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    IsolationLevel, RuntimeErr, SqlErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait, sqlx,
 };
 
 use crate::{
@@ -134,10 +135,6 @@ impl Store {
         }
     }
 
-    /// Starts a transaction that writes. On SQLite it takes the write lock at
-    /// BEGIN (IMMEDIATE): a deferred transaction that read first could not
-    /// upgrade to a writer once another connection had committed, and would
-    /// fail at once instead of waiting out the busy timeout.
     /// Commits a write transaction and tells the commit's watchers.
     async fn commit(&self, txn: DatabaseTransaction) -> Result<(), DbErr> {
         txn.commit().await?;
@@ -145,6 +142,10 @@ impl Store {
         Ok(())
     }
 
+    /// Starts a transaction that writes. On SQLite it takes the write lock at
+    /// BEGIN (IMMEDIATE): a deferred transaction that read first could not
+    /// upgrade to a writer once another connection had committed, and would
+    /// fail at once instead of waiting out the busy timeout.
     async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
         self.db
             .begin_with_options(TransactionOptions {
@@ -152,6 +153,24 @@ impl Store {
                 ..TransactionOptions::default()
             })
             .await
+    }
+
+    /// Starts a transaction that only reads, so that several queries see one
+    /// snapshot (an article row, its live version and its bylines from the
+    /// same moment). PostgreSQL needs REPEATABLE READ for that; a SQLite
+    /// transaction reads one snapshot from its first statement on.
+    async fn begin_read(&self) -> Result<DatabaseTransaction, DbErr> {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => {
+                self.db
+                    .begin_with_config(
+                        Some(IsolationLevel::RepeatableRead),
+                        Some(AccessMode::ReadOnly),
+                    )
+                    .await
+            }
+            _ => self.db.begin().await,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use newsdesk::proto as pb;
 use prost_types::FieldMask;
 use tonic::Code;
 
-use crate::support::{TestApp, assert_code, assert_invalid, draft};
+use crate::support::{FrozenClock, TestApp, assert_code, assert_invalid, draft};
 
 async fn events_after(app: &TestApp, after_sequence: i64, types: &[&str]) -> Vec<pb::Event> {
     app.events
@@ -307,4 +307,35 @@ async fn bad_feed_requests_name_the_field() {
         let status = events.list_events(request).await.expect_err(field);
         assert_invalid(&status, field);
     }
+}
+
+#[tokio::test]
+async fn an_event_is_stamped_with_the_time_of_its_change() {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-29T08:00:00Z")
+        .expect("timestamp")
+        .to_utc();
+    let clock = FrozenClock::at(start);
+    let app = TestApp::spawn_with_clock(clock.clone()).await;
+    let author = app.author("مؤلف", pb::AuthorKind::Person).await;
+    clock.advance(chrono::Duration::hours(2));
+    app.authors
+        .clone()
+        .delete_author(pb::DeleteAuthorRequest {
+            id: author.id.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("delete");
+    let events = events_after(&app, 0, &[]).await;
+    let times: Vec<i64> = events
+        .iter()
+        .map(|event| event.occur_time.expect("occur_time").seconds)
+        .collect();
+    assert_eq!(
+        times,
+        [
+            start.timestamp(),
+            (start + chrono::Duration::hours(2)).timestamp()
+        ]
+    );
 }

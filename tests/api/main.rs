@@ -8,6 +8,7 @@ mod concurrency;
 mod events;
 mod lifecycle;
 mod paging;
+mod published_view;
 mod revisions;
 mod scheduling;
 mod support;

@@ -218,6 +218,21 @@ async fn restoring_revision_1_of_5_makes_revision_6_with_revision_1s_content() {
         history[5].snapshot.as_ref().map(|s| s.title.as_str())
     );
 
+    // Restoring what the article already says is still a restore someone
+    // asked for, and history records it.
+    let again = app
+        .articles
+        .clone()
+        .restore_article_revision(pb::RestoreArticleRevisionRequest {
+            article_id: article.id.clone(),
+            revision: 6,
+            etag: String::new(),
+        })
+        .await
+        .expect("restore the current content")
+        .into_inner();
+    assert_eq!(again.revision, 7);
+
     // The etag was used: the same request again is stale.
     let again = app
         .articles

@@ -11,7 +11,7 @@ use crate::support::{TestApp, assert_code, draft};
 
 /// A workflow method call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Act {
+pub(crate) enum Act {
     Submit,
     Return,
     PublishNow,
@@ -20,7 +20,7 @@ enum Act {
     Archive,
 }
 
-const ACTS: [Act; 6] = [
+pub(crate) const ACTS: [Act; 6] = [
     Act::Submit,
     Act::Return,
     Act::PublishNow,
@@ -29,7 +29,7 @@ const ACTS: [Act; 6] = [
     Act::Archive,
 ];
 
-async fn act(app: &TestApp, id: &str, act: Act) -> Result<pb::Article, Status> {
+pub(crate) async fn act(app: &TestApp, id: &str, act: Act) -> Result<pb::Article, Status> {
     let mut articles = app.articles.clone();
     let id = id.to_owned();
     let etag = String::new();
@@ -80,7 +80,7 @@ async fn act(app: &TestApp, id: &str, act: Act) -> Result<pb::Article, Status> {
     response.map(tonic::Response::into_inner)
 }
 
-fn in_an_hour() -> Timestamp {
+pub(crate) fn in_an_hour() -> Timestamp {
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
     Timestamp {
         seconds: later.timestamp(),
@@ -89,7 +89,11 @@ fn in_an_hour() -> Timestamp {
 }
 
 /// A complete article (title, body, byline) brought to `status` through the API.
-async fn article_in(app: &TestApp, desk: &pb::Author, status: pb::ArticleStatus) -> pb::Article {
+pub(crate) async fn article_in(
+    app: &TestApp,
+    desk: &pb::Author,
+    status: pb::ArticleStatus,
+) -> pb::Article {
     let article = app.article(draft("خبر في سير العمل", desk)).await;
     let path: &[Act] = match status {
         pb::ArticleStatus::Draft => &[],
@@ -250,7 +254,7 @@ async fn return_needs_a_note_and_workflow_methods_check_the_etag() {
     assert_eq!(published.status(), pb::ArticleStatus::Published);
 }
 
-async fn edit_title(app: &TestApp, id: &str, title: &str) -> pb::Article {
+pub(crate) async fn edit_title(app: &TestApp, id: &str, title: &str) -> pb::Article {
     app.articles
         .clone()
         .update_article(pb::UpdateArticleRequest {
@@ -268,7 +272,11 @@ async fn edit_title(app: &TestApp, id: &str, title: &str) -> pb::Article {
         .into_inner()
 }
 
-async fn get_in(app: &TestApp, id: &str, view: pb::ArticleView) -> Result<pb::Article, Status> {
+pub(crate) async fn get_in(
+    app: &TestApp,
+    id: &str,
+    view: pb::ArticleView,
+) -> Result<pb::Article, Status> {
     app.articles
         .clone()
         .get_article(pb::GetArticleRequest {
@@ -280,7 +288,7 @@ async fn get_in(app: &TestApp, id: &str, view: pb::ArticleView) -> Result<pb::Ar
         .map(tonic::Response::into_inner)
 }
 
-async fn list_in(
+pub(crate) async fn list_in(
     app: &TestApp,
     view: pb::ArticleView,
     status: pb::ArticleStatus,
@@ -296,315 +304,4 @@ async fn list_in(
         .expect("list")
         .into_inner()
         .articles
-}
-
-#[tokio::test]
-async fn edits_to_a_published_article_stay_out_of_the_published_view_until_republished() {
-    let app = TestApp::spawn().await;
-    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
-    let published = article_in(&app, &desk, pb::ArticleStatus::Published).await;
-    let first_publish = published.publish_time;
-    assert!(first_publish.is_some());
-    assert_eq!(published.publish_time, published.last_publish_time);
-
-    let edited = edit_title(&app, &published.id, "عنوان جديد لم ينشر بعد").await;
-    assert!(edited.has_unpublished_changes);
-    assert_eq!(edited.status(), pb::ArticleStatus::Published);
-
-    let live = get_in(&app, &published.id, pb::ArticleView::Published)
-        .await
-        .expect("published view");
-    assert_eq!(
-        live.title, published.title,
-        "readers still see the published title"
-    );
-    assert!(
-        !live.has_unpublished_changes,
-        "the published view never shows pending edits"
-    );
-    let latest = get_in(&app, &published.id, pb::ArticleView::Latest)
-        .await
-        .expect("latest view");
-    assert_eq!(latest.title, "عنوان جديد لم ينشر بعد");
-    let listed = list_in(
-        &app,
-        pb::ArticleView::Published,
-        pb::ArticleStatus::Unspecified,
-    )
-    .await;
-    assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].title, published.title);
-    let by_slug = app
-        .articles
-        .clone()
-        .get_article(pb::GetArticleRequest {
-            slug: published.slug.clone(),
-            view: pb::ArticleView::Published.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("published view by slug")
-        .into_inner();
-    assert_eq!(by_slug.title, published.title);
-
-    // Reverting the edit by hand leaves nothing to publish.
-    let reverted = edit_title(&app, &published.id, &published.title).await;
-    assert!(!reverted.has_unpublished_changes);
-    edit_title(&app, &published.id, "عنوان جديد لم ينشر بعد").await;
-
-    let republished = act(&app, &published.id, Act::PublishNow)
-        .await
-        .expect("republish");
-    assert!(!republished.has_unpublished_changes);
-    assert_eq!(
-        republished.publish_time, first_publish,
-        "a republish keeps the first publish time"
-    );
-    let times = |article: &pb::Article| article.last_publish_time.map(|t| (t.seconds, t.nanos));
-    assert!(
-        times(&republished) > times(&published),
-        "last_publish_time moves on"
-    );
-    let live = get_in(&app, &published.id, pb::ArticleView::Published)
-        .await
-        .expect("published view");
-    assert_eq!(live.title, "عنوان جديد لم ينشر بعد");
-
-    let published_events = app
-        .events
-        .clone()
-        .list_events(pb::ListEventsRequest {
-            types: vec!["article.published".into()],
-            page_size: 100,
-            ..Default::default()
-        })
-        .await
-        .expect("events")
-        .into_inner()
-        .events;
-    assert_eq!(published_events.len(), 2, "the republish is announced too");
-
-    let revisions = app
-        .articles
-        .clone()
-        .list_article_revisions(pb::ListArticleRevisionsRequest {
-            article_id: published.id.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("revisions")
-        .into_inner()
-        .revisions;
-    let actions: Vec<pb::RevisionAction> =
-        revisions.iter().map(|revision| revision.action()).collect();
-    assert_eq!(
-        actions,
-        [
-            pb::RevisionAction::Published,
-            pb::RevisionAction::Updated,
-            pb::RevisionAction::Updated,
-            pb::RevisionAction::Updated,
-            pb::RevisionAction::Published,
-            pb::RevisionAction::Created,
-        ]
-    );
-}
-
-#[tokio::test]
-async fn the_published_view_knows_nothing_of_drafts_reviews_and_schedules() {
-    let app = TestApp::spawn().await;
-    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
-    let mut hidden = Vec::new();
-    for status in [
-        pb::ArticleStatus::Draft,
-        pb::ArticleStatus::InReview,
-        pb::ArticleStatus::Scheduled,
-    ] {
-        hidden.push(article_in(&app, &desk, status).await);
-    }
-    let live = article_in(&app, &desk, pb::ArticleStatus::Published).await;
-    for article in &hidden {
-        assert_code(
-            get_in(&app, &article.id, pb::ArticleView::Published).await,
-            Code::NotFound,
-        );
-        assert!(
-            get_in(&app, &article.id, pb::ArticleView::Latest)
-                .await
-                .is_ok()
-        );
-    }
-    let listed = list_in(
-        &app,
-        pb::ArticleView::Published,
-        pb::ArticleStatus::Unspecified,
-    )
-    .await;
-    assert_eq!(
-        listed.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
-        [live.id.as_str()]
-    );
-    assert!(
-        list_in(&app, pb::ArticleView::Published, pb::ArticleStatus::Draft)
-            .await
-            .is_empty()
-    );
-
-    // Withdrawn, the story leaves the published view; its slug stays taken.
-    let withdrawn = act(&app, &live.id, Act::Unpublish)
-        .await
-        .expect("unpublish");
-    assert_eq!(withdrawn.status(), pb::ArticleStatus::Draft);
-    assert_code(
-        get_in(&app, &live.id, pb::ArticleView::Published).await,
-        Code::NotFound,
-    );
-    let clash = app
-        .try_article(pb::Article {
-            slug: live.slug.clone(),
-            ..draft("آخر", &desk)
-        })
-        .await;
-    assert_code(clash, Code::AlreadyExists);
-}
-
-#[tokio::test]
-async fn archived_articles_stay_readable_at_their_permalink_but_leave_listings() {
-    let app = TestApp::spawn().await;
-    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
-    let archived = article_in(&app, &desk, pb::ArticleStatus::Archived).await;
-    let live = article_in(&app, &desk, pb::ArticleStatus::Published).await;
-
-    let read = get_in(&app, &archived.id, pb::ArticleView::Published)
-        .await
-        .expect("permalink by id");
-    assert_eq!(read.status(), pb::ArticleStatus::Archived);
-    let by_slug = app
-        .articles
-        .clone()
-        .get_article(pb::GetArticleRequest {
-            slug: archived.slug.clone(),
-            view: pb::ArticleView::Published.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("permalink by slug")
-        .into_inner();
-    assert_eq!(by_slug.id, archived.id);
-
-    for view in [pb::ArticleView::Published, pb::ArticleView::Latest] {
-        let listed = list_in(&app, view, pb::ArticleStatus::Unspecified).await;
-        assert!(
-            listed.iter().all(|article| article.id != archived.id),
-            "{view:?} default listing"
-        );
-        assert!(
-            listed.iter().any(|article| article.id == live.id),
-            "{view:?} default listing"
-        );
-        let only_archived = list_in(&app, view, pb::ArticleStatus::Archived).await;
-        assert_eq!(
-            only_archived
-                .iter()
-                .map(|a| a.id.as_str())
-                .collect::<Vec<_>>(),
-            [archived.id.as_str()]
-        );
-    }
-    assert_code(
-        app.articles
-            .clone()
-            .update_article(pb::UpdateArticleRequest {
-                article: Some(pb::Article {
-                    id: archived.id.clone(),
-                    title: "x".into(),
-                    ..Default::default()
-                }),
-                update_mask: Some(FieldMask {
-                    paths: vec!["title".into()],
-                }),
-            })
-            .await,
-        Code::FailedPrecondition,
-    );
-}
-
-#[tokio::test]
-async fn a_published_permalink_cannot_change() {
-    let app = TestApp::spawn().await;
-    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
-    let published = article_in(&app, &desk, pb::ArticleStatus::Published).await;
-    for (path, article) in [
-        (
-            "slug",
-            pb::Article {
-                id: published.id.clone(),
-                slug: "رابط-جديد".into(),
-                ..Default::default()
-            },
-        ),
-        (
-            "language",
-            pb::Article {
-                id: published.id.clone(),
-                language: "en".into(),
-                ..Default::default()
-            },
-        ),
-    ] {
-        let moved = app
-            .articles
-            .clone()
-            .update_article(pb::UpdateArticleRequest {
-                article: Some(article),
-                update_mask: Some(FieldMask {
-                    paths: vec![path.into()],
-                }),
-            })
-            .await;
-        assert_code(moved, Code::FailedPrecondition);
-    }
-}
-
-#[tokio::test]
-async fn list_orders_belong_to_their_view() {
-    let app = TestApp::spawn().await;
-    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
-    let first = article_in(&app, &desk, pb::ArticleStatus::Published).await;
-    let second = article_in(&app, &desk, pb::ArticleStatus::Published).await;
-    let mut articles = app.articles.clone();
-    let oldest_first = articles
-        .list_articles(pb::ListArticlesRequest {
-            view: pb::ArticleView::Published.into(),
-            order_by: pb::ArticleOrderBy::PublishTimeAsc.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("published, oldest first")
-        .into_inner()
-        .articles;
-    assert_eq!(
-        oldest_first
-            .iter()
-            .map(|a| a.id.as_str())
-            .collect::<Vec<_>>(),
-        [first.id.as_str(), second.id.as_str()]
-    );
-    for (view, order) in [
-        (pb::ArticleView::Latest, pb::ArticleOrderBy::PublishTimeDesc),
-        (
-            pb::ArticleView::Published,
-            pb::ArticleOrderBy::UpdateTimeDesc,
-        ),
-    ] {
-        let status = articles
-            .list_articles(pb::ListArticlesRequest {
-                view: view.into(),
-                order_by: order.into(),
-                ..Default::default()
-            })
-            .await
-            .expect_err("order from the other view");
-        crate::support::assert_invalid(&status, "order_by");
-    }
 }

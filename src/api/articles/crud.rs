@@ -10,7 +10,8 @@ use super::{
 };
 use crate::{
     domain::{
-        article::{ArticleField, ArticleInput, ArticleStatus, ArticleView, validate_new_article},
+        article::{Article, ArticleStatus, ArticleView},
+        article_edit::{ArticleField, ArticleInput, validate_new_article},
         language::{DEFAULT_LANGUAGE, parse_language},
         paging::{QueryKey, page_size},
         update_mask::parse_update_mask,
@@ -70,7 +71,7 @@ impl ArticleApi {
                 return Err(Violations::single("id", "set exactly one of `id` and `slug`").into());
             }
         };
-        Ok(article_to_pb(article))
+        Ok(article_in_view(article, view))
     }
 
     pub(super) async fn list(
@@ -144,7 +145,11 @@ impl ArticleApi {
             _ => String::new(),
         };
         Ok(pb::ListArticlesResponse {
-            articles: page.articles.into_iter().map(article_to_pb).collect(),
+            articles: page
+                .articles
+                .into_iter()
+                .map(|article| article_in_view(article, view))
+                .collect(),
             next_page_token,
         })
     }
@@ -235,6 +240,17 @@ fn article_from_pb(article: pb::Article) -> (ArticleIdentity, ArticleInput) {
             comments_enabled,
         },
     )
+}
+
+/// The message for `article` read in `view`. The published view is for
+/// readers, who write nothing: it carries no etag, which would otherwise
+/// change with every unpublished edit and give those away.
+fn article_in_view(article: Article, view: ArticleView) -> pb::Article {
+    let mut message = article_to_pb(article);
+    if view == ArticleView::Published {
+        message.etag.clear();
+    }
+    message
 }
 
 /// The view a request asks for: the working copy unless it says otherwise.

@@ -15,8 +15,8 @@ use crate::{
     store::WorkflowRequest,
 };
 
-/// The longest note an editor can return an article with.
-const MAX_NOTE_BYTES: usize = 8_000;
+/// The longest note an editor can return an article with, in characters.
+const MAX_NOTE_CHARS: usize = 2_000;
 
 impl ArticleApi {
     pub(super) async fn submit(
@@ -34,9 +34,16 @@ impl ArticleApi {
     ) -> Result<pb::Article, Error> {
         let pb::ReturnArticleRequest { id, etag, note } = request;
         let mut violations = Violations::new();
-        let note = multi_line("note", note.trim(), MAX_NOTE_BYTES, &mut violations);
+        // Four bytes a character at most: the byte bound only guards the
+        // normalisation, the character count is the rule.
+        let note = multi_line("note", note.trim(), MAX_NOTE_CHARS * 4, &mut violations);
         if note.is_empty() && violations.is_empty() {
             violations.add("note", "is required: tell the writers what to change");
+        } else if note.chars().count() > MAX_NOTE_CHARS {
+            violations.add(
+                "note",
+                format!("must be at most {MAX_NOTE_CHARS} characters"),
+            );
         }
         violations.into_result(())?;
         self.change_status(&id, &etag, WorkflowRequest::Return { note })

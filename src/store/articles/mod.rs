@@ -2,7 +2,7 @@
 //! row with `article_authors` and `article_tags`) and, once it has gone live,
 //! a live version readers see (`article_live` with its own bylines and tags).
 //! Reads are in `read`, edits in `write`, status changes in `workflow`; every
-//! change appends a revision and an event in its own transaction.
+//! change appends a revision and an event in the change's transaction.
 
 mod read;
 mod workflow;

@@ -1,9 +1,13 @@
 //! Reading articles, in either view: by id, by slug, and keyset-paged lists.
+//! Each read runs in one read-only transaction, so that an article's row, its
+//! live version and its bylines come from the same moment even while a
+//! publish commits.
 
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 
@@ -29,19 +33,20 @@ use crate::{
 
 impl Store {
     /// The article with this id in `view`; a deleted one only when
-    /// `show_deleted`.
+    /// `show_deleted`, and never in the published view.
     pub async fn find_article(
         &self,
         id: &str,
         view: ArticleView,
         show_deleted: bool,
     ) -> Result<Article, Error> {
+        let txn = self.begin_read().await?;
         let row = articles::Entity::find_by_id(id.to_owned())
-            .one(&self.db)
+            .one(&txn)
             .await?;
-        self.present_one(row, view, show_deleted)
-            .await?
-            .ok_or_else(|| article_not_found(id))
+        let article = present_one(&txn, row, view, show_deleted).await?;
+        txn.commit().await?;
+        article.ok_or_else(|| article_not_found(id))
     }
 
     /// The article with this slug in this language, in `view`; a deleted one
@@ -53,16 +58,17 @@ impl Store {
         view: ArticleView,
         show_deleted: bool,
     ) -> Result<Article, Error> {
+        let txn = self.begin_read().await?;
         let row = articles::Entity::find()
             .filter(articles::Column::Language.eq(language))
             .filter(articles::Column::Slug.eq(slug))
-            .one(&self.db)
+            .one(&txn)
             .await?;
-        self.present_one(row, view, show_deleted)
-            .await?
-            .ok_or_else(|| {
-                Error::NotFound(format!("no article in `{language}` has the slug `{slug}`"))
-            })
+        let article = present_one(&txn, row, view, show_deleted).await?;
+        txn.commit().await?;
+        article.ok_or_else(|| {
+            Error::NotFound(format!("no article in `{language}` has the slug `{slug}`"))
+        })
     }
 
     /// Up to `size` articles matching `filter` in `view`, in `order`, after
@@ -91,7 +97,8 @@ impl Store {
             }
         };
         let mut query = articles::Entity::find().filter(status);
-        if !filter.show_deleted {
+        // Readers never see deleted articles, whatever the request says.
+        if !filter.show_deleted || view == ArticleView::Published {
             query = query.filter(articles::Column::DeleteTime.is_null());
         }
         if let Some(language) = &filter.language {
@@ -143,68 +150,69 @@ impl Store {
         if let Some(cursor) = cursor {
             query = query.filter(after_cursor(column, &direction, cursor)?);
         }
+        let txn = self.begin_read().await?;
         let rows = query
             .order_by(column, direction.clone())
             .order_by(articles::Column::Id, direction)
             .limit(size + 1)
-            .all(&self.db)
+            .all(&txn)
             .await?;
         let (rows, has_more) = split_page(rows, size);
-        Ok(ArticlePage {
-            articles: self.present(rows, view).await?,
-            has_more,
-        })
+        let articles = present(&txn, rows, view).await?;
+        txn.commit().await?;
+        Ok(ArticlePage { articles, has_more })
     }
+}
 
-    /// The article in `row`, if there is one and `view` shows it.
-    async fn present_one(
-        &self,
-        row: Option<articles::Model>,
-        view: ArticleView,
-        show_deleted: bool,
-    ) -> Result<Option<Article>, Error> {
-        let Some(row) = row.filter(|row| show_deleted || row.delete_time.is_none()) else {
-            return Ok(None);
-        };
-        Ok(self.present(vec![row], view).await?.pop())
-    }
+/// The article in `row`, if there is one and `view` shows it.
+async fn present_one(
+    conn: &impl ConnectionTrait,
+    row: Option<articles::Model>,
+    view: ArticleView,
+    show_deleted: bool,
+) -> Result<Option<Article>, Error> {
+    let show_deleted = show_deleted && view == ArticleView::Latest;
+    let Some(row) = row.filter(|row| show_deleted || row.delete_time.is_none()) else {
+        return Ok(None);
+    };
+    Ok(present(conn, vec![row], view).await?.pop())
+}
 
-    /// The articles in `rows` as `view` shows them, in the same order; in
-    /// the published view, articles readers cannot see are left out.
-    async fn present(
-        &self,
-        rows: Vec<articles::Model>,
-        view: ArticleView,
-    ) -> Result<Vec<Article>, Error> {
-        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-        match view {
-            ArticleView::Latest => {
-                let mut bylines = Bylines::load(&self.db, Edition::Working, &ids).await?;
-                rows.into_iter().map(|row| bylines.working(row)).collect()
-            }
-            ArticleView::Published => {
-                let mut live: HashMap<String, article_live::Model> = article_live::Entity::find()
-                    .filter(article_live::Column::ArticleId.is_in(ids.iter().cloned()))
-                    .all(&self.db)
-                    .await?
-                    .into_iter()
-                    .map(|live| (live.article_id.clone(), live))
-                    .collect();
-                let mut bylines = Bylines::load(&self.db, Edition::Live, &ids).await?;
-                let mut articles = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let status = ArticleStatus::parse(&row.status);
-                    if !status.is_some_and(ArticleStatus::is_readable) {
-                        continue;
-                    }
-                    let Some(live) = live.remove(&row.id) else {
-                        continue;
-                    };
-                    let (author_ids, tags) = bylines.take(&row.id);
-                    articles.push(live_article_from_rows(row, live, author_ids, tags)?);
+/// The articles in `rows` as `view` shows them, in the same order; in the
+/// published view, articles readers cannot see are left out.
+async fn present(
+    conn: &impl ConnectionTrait,
+    rows: Vec<articles::Model>,
+    view: ArticleView,
+) -> Result<Vec<Article>, Error> {
+    let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+    match view {
+        ArticleView::Latest => {
+            let mut bylines = Bylines::load(conn, Edition::Working, &ids).await?;
+            rows.into_iter().map(|row| bylines.working(row)).collect()
+        }
+        ArticleView::Published => {
+            let mut live: HashMap<String, article_live::Model> = article_live::Entity::find()
+                .filter(article_live::Column::ArticleId.is_in(ids.iter().cloned()))
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|live| (live.article_id.clone(), live))
+                .collect();
+            let mut bylines = Bylines::load(conn, Edition::Live, &ids).await?;
+            let mut articles = Vec::with_capacity(rows.len());
+            for row in rows {
+                let status = ArticleStatus::parse(&row.status);
+                if !status.is_some_and(ArticleStatus::is_readable) {
+                    continue;
                 }
-                Ok(articles)
+                let Some(live) = live.remove(&row.id) else {
+                    continue;
+                };
+                let (author_ids, tags) = bylines.take(&row.id);
+                articles.push(live_article_from_rows(row, live, author_ids, tags)?);
             }
+            Ok(articles)
         }
     }
 }

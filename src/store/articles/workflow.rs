@@ -2,11 +2,10 @@
 //! articles. Going live copies the working copy into the live version in the
 //! same transaction as the status change, its revision and its event.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
-    sea_query::{Expr, ExprTrait},
+    Set, sea_query::Expr,
 };
 
 use super::{
@@ -15,7 +14,7 @@ use super::{
         entities::{article_live, articles},
     },
     Bylines, Edition, count_to_column, record_change,
-    write::{check_etag, lock_article},
+    write::lock_current_article,
     write_lists,
 };
 use crate::{
@@ -56,19 +55,21 @@ impl Store {
         request: WorkflowRequest,
     ) -> Result<Article, Error> {
         let txn = self.begin_write().await?;
-        let row = lock_article(&txn, id).await?;
-        if row.delete_time.is_some() {
-            return Err(Error::NotFound(format!("article {id} does not exist")));
-        }
-        check_etag(&row, etag)?;
+        let row = lock_current_article(&txn, id, etag).await?;
         let now = self.now();
         let current = Bylines::load(&txn, Edition::Working, std::slice::from_ref(&row.id))
             .await?
             .working(row.clone())?;
+        // Stored times have microsecond precision; so must the schedule be,
+        // or the scheduler's conditional update would never match it.
+        let at = match &request {
+            WorkflowRequest::Publish { at } => at.map(|at| at.trunc_subsecs(6)),
+            _ => None,
+        };
         let action = match &request {
             WorkflowRequest::Submit => WorkflowAction::Submit,
             WorkflowRequest::Return { .. } => WorkflowAction::Return,
-            WorkflowRequest::Publish { at } => WorkflowAction::Publish {
+            WorkflowRequest::Publish { .. } => WorkflowAction::Publish {
                 scheduled: at.is_some_and(|at| at > now),
             },
             WorkflowRequest::Unpublish => WorkflowAction::Unpublish,
@@ -85,18 +86,7 @@ impl Store {
             action,
             WorkflowAction::Submit | WorkflowAction::Publish { .. }
         ) {
-            let missing = current.content.missing_for_publication();
-            if !missing.is_empty() {
-                return Err(Error::FailedPrecondition {
-                    kind: "INCOMPLETE_ARTICLE",
-                    subject: format!("articles/{id}"),
-                    description: format!(
-                        "{} needs a title, a body and at least one author; missing: {}",
-                        action.method(),
-                        missing.join(", ")
-                    ),
-                });
-            }
+            require_complete(&current, action.method())?;
         }
         let (revision_action, note) = match (&request, to) {
             (WorkflowRequest::Submit, _) => (RevisionAction::Submitted, String::new()),
@@ -108,22 +98,19 @@ impl Store {
             (WorkflowRequest::Unpublish, _) => (RevisionAction::Unpublished, String::new()),
             (WorkflowRequest::Archive, _) => (RevisionAction::Archived, String::new()),
         };
-        let scheduled_for = match &request {
-            WorkflowRequest::Publish { at } if to == ArticleStatus::Scheduled => *at,
-            _ => None,
+        let scheduled_for = if to == ArticleStatus::Scheduled {
+            at
+        } else {
+            None
         };
-        let goes_live = revision_action == RevisionAction::Published;
         let article = self
             .write_row(&txn, row, |update| {
                 update.status = Set(to.as_str().to_owned());
                 update.scheduled_publish_time = Set(scheduled_for);
-                if goes_live {
-                    update.publish_time = Set(Some(current.publish_time.unwrap_or(now)));
-                    update.last_publish_time = Set(Some(now));
-                    update.has_unpublished_changes = Set(false);
-                }
-                if revision_action == RevisionAction::Unpublished {
-                    update.has_unpublished_changes = Set(false);
+                match revision_action {
+                    RevisionAction::Published => mark_live(update, current.publish_time, now),
+                    RevisionAction::Unpublished => update.has_unpublished_changes = Set(false),
+                    _ => {}
                 }
             })
             .await?;
@@ -147,9 +134,9 @@ impl Store {
     /// their ids. Each publish is a conditional update that only one server
     /// can win: the row must still be SCHEDULED for the same time, so two
     /// servers never both publish it, and an article unscheduled or
-    /// rescheduled in the meantime is left alone.
+    /// rescheduled in the meantime is left alone. One article failing does
+    /// not hold up the others.
     pub async fn publish_due_articles(&self) -> Result<Vec<String>, Error> {
-        let now = self.now();
         let mut published = Vec::new();
         loop {
             let due: Vec<(String, Option<DateTime<Utc>>)> = articles::Entity::find()
@@ -157,7 +144,7 @@ impl Store {
                 .column(articles::Column::Id)
                 .column(articles::Column::ScheduledPublishTime)
                 .filter(articles::Column::Status.eq(ArticleStatus::Scheduled.as_str()))
-                .filter(articles::Column::ScheduledPublishTime.lte(now))
+                .filter(articles::Column::ScheduledPublishTime.lte(self.now()))
                 .filter(articles::Column::DeleteTime.is_null())
                 .order_by_asc(articles::Column::ScheduledPublishTime)
                 .limit(DUE_BATCH)
@@ -170,8 +157,12 @@ impl Store {
                 let Some(scheduled_for) = scheduled_for else {
                     continue;
                 };
-                if self.publish_if_still_due(&id, scheduled_for, now).await? {
-                    published.push(id);
+                match self.publish_if_still_due(&id, scheduled_for).await {
+                    Ok(true) => published.push(id),
+                    Ok(false) => {}
+                    Err(error) => {
+                        tracing::warn!(article_id = %id, %error, "publishing a due article failed");
+                    }
                 }
             }
             // Another batch may be due; but a pass in which other servers
@@ -186,33 +177,15 @@ impl Store {
         &self,
         id: &str,
         scheduled_for: DateTime<Utc>,
-        now: DateTime<Utc>,
     ) -> Result<bool, Error> {
+        let to = transition(ArticleStatus::Scheduled, WorkflowAction::PublishDue, false)
+            .map_err(|refused| Error::Internal(refused.to_string()))?;
         let txn = self.begin_write().await?;
+        // The claim: only the server whose update finds the article still
+        // scheduled for this time goes on. On PostgreSQL a second server's
+        // update waits for the first to commit, then matches nothing.
         let claimed = articles::Entity::update_many()
-            .col_expr(
-                articles::Column::Status,
-                Expr::value(ArticleStatus::Published.as_str()),
-            )
-            .col_expr(
-                articles::Column::PublishTime,
-                Expr::col(articles::Column::PublishTime).if_null(now),
-            )
-            .col_expr(articles::Column::LastPublishTime, Expr::value(now))
-            .col_expr(
-                articles::Column::ScheduledPublishTime,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(articles::Column::HasUnpublishedChanges, Expr::value(false))
-            .col_expr(articles::Column::UpdateTime, Expr::value(now))
-            .col_expr(
-                articles::Column::Version,
-                Expr::col(articles::Column::Version).add(1),
-            )
-            .col_expr(
-                articles::Column::Revision,
-                Expr::col(articles::Column::Revision).add(1),
-            )
+            .col_expr(articles::Column::Status, Expr::value(to.as_str()))
             .filter(articles::Column::Id.eq(id))
             .filter(articles::Column::Status.eq(ArticleStatus::Scheduled.as_str()))
             .filter(articles::Column::ScheduledPublishTime.eq(scheduled_for))
@@ -228,14 +201,47 @@ impl Store {
             .one(&txn)
             .await?
             .ok_or_else(|| Error::Internal(format!("article {id} vanished while publishing")))?;
-        let article = Bylines::load(&txn, Edition::Working, std::slice::from_ref(&row.id))
-            .await?
-            .working(row)?;
+        let first_publish = row.publish_time;
+        let now = self.now();
+        let article = self
+            .write_row(&txn, row, |update| {
+                update.scheduled_publish_time = Set(None);
+                mark_live(update, first_publish, now);
+            })
+            .await?;
         go_live(&txn, &article).await?;
         record_change(&txn, &article, RevisionAction::Published, &["status"], "").await?;
         self.commit(txn).await?;
         Ok(true)
     }
+}
+
+/// FAILED_PRECONDITION unless `article` has what going to readers needs.
+pub(super) fn require_complete(article: &Article, method: &str) -> Result<(), Error> {
+    let missing = article.content.missing_for_publication();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::FailedPrecondition {
+        kind: "INCOMPLETE_ARTICLE",
+        subject: format!("articles/{}", article.id),
+        description: format!(
+            "{method} needs a title, a body and at least one author; missing: {}",
+            missing.join(", ")
+        ),
+    })
+}
+
+/// The row changes of going live at `now`: the first publish time stays
+/// once set, the last one moves, and no edit is pending any more.
+fn mark_live(
+    update: &mut articles::ActiveModel,
+    first_publish: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) {
+    update.publish_time = Set(Some(first_publish.unwrap_or(now)));
+    update.last_publish_time = Set(Some(now));
+    update.has_unpublished_changes = Set(false);
 }
 
 /// Makes `article`'s working copy its live version.

@@ -19,13 +19,14 @@ use super::{
         slugs::{SlugPlacement, SlugTable, place_slug},
     },
     Bylines, Edition, article_from_row, article_not_found, count_to_column, record_change,
+    workflow::require_complete,
     write_lists,
 };
 use crate::{
     domain::{
-        article::{
-            Article, ArticleContent, ArticleField, ArticleFields, ArticleInput, ArticleStatus,
-            ArticleView, apply_article_update, restored_fields,
+        article::{Article, ArticleContent, ArticleStatus, ArticleView},
+        article_edit::{
+            ArticleField, ArticleFields, ArticleInput, apply_article_update, restored_fields,
         },
         etag::etag_allows,
         revision::RevisionAction,
@@ -150,11 +151,7 @@ impl Store {
     /// Soft-deletes an article: it keeps its row, slug, bylines and history.
     pub async fn delete_article(&self, id: &str, etag: &str) -> Result<(), Error> {
         let txn = self.begin_write().await?;
-        let row = lock_article(&txn, id).await?;
-        if row.delete_time.is_some() {
-            return Err(article_not_found(id));
-        }
-        check_etag(&row, etag)?;
+        let row = lock_current_article(&txn, id, etag).await?;
         let now = self.now();
         let article = self
             .write_row(&txn, row, |update| {
@@ -224,7 +221,9 @@ impl Store {
             comments_enabled,
         };
         let changed = next.changed_fields(&current.content);
-        if changed.is_empty() {
+        // An edit that changes nothing is not a change; a restore is, even of
+        // the content the article already has, because someone asked for it.
+        if changed.is_empty() && action != RevisionAction::Restored {
             return Ok(current);
         }
         let moves = changed
@@ -242,6 +241,16 @@ impl Store {
         }
         if next.author_ids != current.content.author_ids {
             check_authors_exist(txn, &next.author_ids).await?;
+        }
+        // The scheduler publishes what the working copy holds when the time
+        // comes, with nobody there to check it: a scheduled article must stay
+        // publishable.
+        if current.status == ArticleStatus::Scheduled {
+            let edited = Article {
+                content: next.clone(),
+                ..current.clone()
+            };
+            require_complete(&edited, "a scheduled article")?;
         }
         if next.author_ids != current.content.author_ids || next.tags != current.content.tags {
             write_lists(
@@ -417,10 +426,7 @@ async fn slug_in_use(
 
 /// The article row, locked for the rest of the transaction on PostgreSQL
 /// (SQLite's write transaction already excludes other writers).
-pub(super) async fn lock_article(
-    conn: &impl ConnectionTrait,
-    id: &str,
-) -> Result<articles::Model, Error> {
+async fn lock_article(conn: &impl ConnectionTrait, id: &str) -> Result<articles::Model, Error> {
     articles::Entity::find_by_id(id.to_owned())
         .lock_exclusive()
         .one(conn)
@@ -429,7 +435,7 @@ pub(super) async fn lock_article(
 }
 
 /// ABORTED unless `etag` is empty or current.
-pub(super) fn check_etag(row: &articles::Model, etag: &str) -> Result<(), Error> {
+fn check_etag(row: &articles::Model, etag: &str) -> Result<(), Error> {
     if etag_allows(etag, &row.id, row.version) {
         Ok(())
     } else {
@@ -440,18 +446,29 @@ pub(super) fn check_etag(row: &articles::Model, etag: &str) -> Result<(), Error>
     }
 }
 
-/// The locked row and working copy of an article that may be edited: not
-/// deleted (NOT_FOUND), not archived (FAILED_PRECONDITION), `etag` current.
+/// The locked row of an article that a write may change: not deleted
+/// (NOT_FOUND), and `etag` current (ABORTED).
+pub(super) async fn lock_current_article(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    etag: &str,
+) -> Result<articles::Model, Error> {
+    let row = lock_article(conn, id).await?;
+    if row.delete_time.is_some() {
+        return Err(article_not_found(id));
+    }
+    check_etag(&row, etag)?;
+    Ok(row)
+}
+
+/// The locked row and working copy of an article that may be edited:
+/// current (see [`lock_current_article`]) and not archived.
 async fn lock_editable_article(
     txn: &DatabaseTransaction,
     id: &str,
     etag: &str,
 ) -> Result<(articles::Model, Article), Error> {
-    let row = lock_article(txn, id).await?;
-    if row.delete_time.is_some() {
-        return Err(article_not_found(id));
-    }
-    check_etag(&row, etag)?;
+    let row = lock_current_article(txn, id, etag).await?;
     let mut bylines = Bylines::load(txn, Edition::Working, std::slice::from_ref(&row.id)).await?;
     let current = bylines.working(row.clone())?;
     if current.status == ArticleStatus::Archived {
