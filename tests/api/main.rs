@@ -11,5 +11,6 @@ mod paging;
 mod published_view;
 mod revisions;
 mod scheduling;
+mod slugs;
 mod support;
 mod workflow;
