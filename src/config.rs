@@ -71,6 +71,20 @@ pub struct ServeArgs {
     #[arg(long, env = "NEWSDESK_SCHEDULER_TICK", default_value = "500ms", value_parser = humantime::parse_duration)]
     pub scheduler_tick: Duration,
 
+    /// How often the live change feed looks for events that other server
+    /// processes committed (this server's own reach watchers at once).
+    #[arg(long, env = "NEWSDESK_FEED_POLL_INTERVAL", default_value = "250ms", value_parser = humantime::parse_duration)]
+    pub feed_poll_interval: Duration,
+
+    /// How long a WatchEvents stream stays silent before a heartbeat.
+    #[arg(long, env = "NEWSDESK_HEARTBEAT_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub heartbeat_interval: Duration,
+
+    /// Terms that hold a comment for the moderators, comma-separated
+    /// (matched without regard to case or Arabic diacritics).
+    #[arg(long, env = "NEWSDESK_BLOCKED_TERMS", value_delimiter = ',')]
+    pub blocked_terms: Vec<String>,
+
     /// How long a shutdown waits for in-flight requests before closing
     /// the remaining connections.
     #[arg(long, env = "NEWSDESK_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]

@@ -31,7 +31,8 @@ pub enum Error {
     /// The client's etag is stale: someone else changed the resource first.
     #[error("{0}")]
     Aborted(String),
-    /// A dependency (the database) cannot be reached; retrying may help.
+    /// A dependency (the database) cannot be reached, or the server is
+    /// stopping; retrying may help.
     #[error("{0}")]
     Unavailable(String),
     /// A bug or an unexpected failure; logged, never shown to clients.
@@ -83,8 +84,8 @@ impl From<Error> for tonic::Status {
             ),
             Error::Aborted(message) => tonic::Status::aborted(message),
             Error::Unavailable(cause) => {
-                tracing::warn!(%cause, "request failed: database unavailable");
-                tonic::Status::unavailable("the database is unavailable; retry later")
+                tracing::warn!(%cause, "request failed: unavailable");
+                tonic::Status::unavailable("the service is unavailable; retry later")
             }
             Error::Internal(cause) => {
                 tracing::error!(%cause, "request failed: internal error");

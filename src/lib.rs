@@ -5,15 +5,18 @@
 //! - `store/`: sea-orm entities and queries; the only module that sees sea_orm.
 //! - `server`: the tonic server with health and reflection; `config`: the command line.
 //! - `scheduler`: the task that publishes scheduled articles when they fall due.
+//! - `events/`: the live change feed behind WatchEvents; `shares`: group commit for shares.
 //! - `error`: the one error type and its mapping to `tonic::Status`.
 
 pub mod api;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod proto;
 pub mod scheduler;
 pub mod server;
+pub mod shares;
 pub mod store;
 pub mod telemetry;
 

@@ -11,22 +11,28 @@ use tonic::{server::NamedService, transport::Server};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
-    api::{ArticleApi, AuthorApi, EventApi},
+    api::{ArticleApi, AuthorApi, CommentApi, EventApi, ShareApi},
     config::ServeArgs,
+    domain::moderation::ModerationPolicy,
+    events::feed::{EventFeed, FeedOptions},
     proto::{
         self, article_service_server::ArticleServiceServer,
-        author_service_server::AuthorServiceServer, event_service_server::EventServiceServer,
+        author_service_server::AuthorServiceServer, comment_service_server::CommentServiceServer,
+        event_service_server::EventServiceServer, share_service_server::ShareServiceServer,
     },
     scheduler::run_scheduler,
+    shares::ShareWriter,
     store::Store,
 };
 
 /// The names health reports on: the whole server (`""`) and each API service.
-const HEALTH_SERVICES: [&str; 4] = [
+const HEALTH_SERVICES: [&str; 6] = [
     "",
     <AuthorServiceServer<AuthorApi> as NamedService>::NAME,
     <ArticleServiceServer<ArticleApi> as NamedService>::NAME,
     <EventServiceServer<EventApi> as NamedService>::NAME,
+    <CommentServiceServer<CommentApi> as NamedService>::NAME,
+    <ShareServiceServer<ShareApi> as NamedService>::NAME,
 ];
 
 /// Longest a health ping may take before the database counts as unreachable.
@@ -43,6 +49,10 @@ pub struct ServerOptions {
     pub shutdown_grace: Duration,
     /// How often the scheduler looks for articles due to go live.
     pub scheduler_tick: Duration,
+    /// How the live change feed polls and keeps streams alive.
+    pub feed: FeedOptions,
+    /// Terms that hold a comment for the moderators.
+    pub blocked_terms: Vec<String>,
 }
 
 impl From<&ServeArgs> for ServerOptions {
@@ -51,6 +61,11 @@ impl From<&ServeArgs> for ServerOptions {
             health_interval: args.health_interval,
             shutdown_grace: args.shutdown_grace,
             scheduler_tick: args.scheduler_tick,
+            feed: FeedOptions {
+                poll_interval: args.feed_poll_interval,
+                heartbeat_interval: args.heartbeat_interval,
+            },
+            blocked_terms: args.blocked_terms.clone(),
         }
     }
 }
@@ -106,8 +121,13 @@ pub async fn serve(
     let scheduler = tokio::spawn(run_scheduler(
         store.clone(),
         options.scheduler_tick,
-        tasks_stopped,
+        tasks_stopped.clone(),
     ));
+    // Stopping the feed ends every watch stream, which graceful shutdown
+    // would otherwise wait for until its grace ran out.
+    let feed = EventFeed::start(store.clone(), options.feed, tasks_stopped);
+    let share_writer = ShareWriter::start(store.clone());
+    let policy = ModerationPolicy::new(options.blocked_terms.iter().cloned());
 
     // grpcurl up to 1.8 asks v1alpha; newer clients ask v1.
     let reflection_v1 = reflection().build_v1()?;
@@ -131,7 +151,15 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(AuthorServiceServer::new(AuthorApi::new(store.clone())))
         .add_service(ArticleServiceServer::new(ArticleApi::new(store.clone())))
-        .add_service(EventServiceServer::new(EventApi::new(store.clone())))
+        .add_service(EventServiceServer::new(EventApi::new(store.clone(), feed)))
+        .add_service(CommentServiceServer::new(CommentApi::new(
+            store.clone(),
+            policy,
+        )))
+        .add_service(ShareServiceServer::new(ShareApi::new(
+            store.clone(),
+            share_writer,
+        )))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
     let grace = options.shutdown_grace;
     let drain_deadline = async move {

@@ -79,6 +79,7 @@ impl AuthorApi {
             Some(last) if page.has_more => query.token(Cursor {
                 time_micros: None,
                 number: None,
+                key: None,
                 id: last.id.clone(),
             }),
             _ => String::new(),

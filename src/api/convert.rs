@@ -9,9 +9,11 @@ use crate::{
         article::{Article, ArticleContent, ArticleStatus},
         article_edit::{reading_time_minutes, word_count},
         author::{Author, AuthorKind},
+        comment::{Comment, CommentStatus, ModerationDecision},
         etag::etag,
         event::{Event, EventPayload},
         revision::{ArticleRevision, RevisionAction},
+        share::{ShareChannel, ShareRecord, ShareStats},
     },
     proto as pb,
 };
@@ -78,6 +80,7 @@ pub(super) fn article_to_pb(article: Article) -> pb::Article {
         scheduled_publish_time,
         has_unpublished_changes,
         revision,
+        comment_count,
         version,
     } = article;
     pb::Article {
@@ -103,6 +106,7 @@ pub(super) fn article_to_pb(article: Article) -> pb::Article {
         scheduled_publish_time: scheduled_publish_time.map(timestamp),
         has_unpublished_changes,
         revision,
+        comment_count: count_to_pb(comment_count),
     }
 }
 
@@ -144,6 +148,7 @@ fn snapshot_to_pb(content: ArticleContent) -> pb::Article {
         scheduled_publish_time: None,
         has_unpublished_changes: false,
         revision: 0,
+        comment_count: 0,
     }
 }
 
@@ -228,6 +233,18 @@ pub(super) fn event_to_pb(event: Event) -> pb::Event {
     let payload = match payload {
         EventPayload::Article(article) => pb::event::Payload::Article(article_to_pb(*article)),
         EventPayload::Author(author) => pb::event::Payload::Author(author_to_pb(author)),
+        EventPayload::Comment {
+            comment,
+            decision,
+            reason,
+        } => pb::event::Payload::Comment(pb::CommentEvent {
+            comment: Some(comment_to_pb(*comment, Audience::Moderators)),
+            decision: decision
+                .map_or(pb::ModerationDecision::Unspecified, decision_to_pb)
+                .into(),
+            reason,
+        }),
+        EventPayload::Share(share) => pb::event::Payload::Share(share_event_to_pb(share)),
     };
     pb::Event {
         sequence,
@@ -236,5 +253,140 @@ pub(super) fn event_to_pb(event: Event) -> pb::Event {
         article_id: article_id.unwrap_or_default(),
         author_id: author_id.unwrap_or_default(),
         payload: Some(payload),
+    }
+}
+
+/// Who a comment is shown to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Audience {
+    /// Readers see approved comments, and tombstones for hidden comments that
+    /// hold visible replies together.
+    Readers,
+    /// Moderators (and the change feed) see every comment whole, with its
+    /// moderation reason.
+    Moderators,
+}
+
+/// A comment for `audience`. The commenter's e-mail address is never sent.
+pub(super) fn comment_to_pb(comment: Comment, audience: Audience) -> pb::Comment {
+    let tombstone = audience == Audience::Readers && !comment.is_visible();
+    let comment = if tombstone {
+        comment.into_tombstone()
+    } else {
+        comment
+    };
+    let Comment {
+        id,
+        article_id,
+        parent_id,
+        depth,
+        author_name,
+        author_email: _,
+        body,
+        body_html,
+        status,
+        moderation_reason,
+        create_time,
+        update_time,
+        delete_time: _,
+        version,
+    } = comment;
+    let status = match status {
+        CommentStatus::Pending => pb::CommentStatus::Pending,
+        CommentStatus::Approved => pb::CommentStatus::Approved,
+        CommentStatus::Rejected => pb::CommentStatus::Rejected,
+        CommentStatus::Spam => pb::CommentStatus::Spam,
+    };
+    pb::Comment {
+        etag: etag(&id, version),
+        id,
+        article_id,
+        parent_id: parent_id.unwrap_or_default(),
+        depth: i32::from(depth),
+        author_name,
+        author_email: String::new(),
+        body,
+        body_html,
+        status: status.into(),
+        create_time: Some(timestamp(create_time)),
+        update_time: Some(timestamp(update_time)),
+        tombstone,
+        moderation_reason: match audience {
+            Audience::Moderators => moderation_reason,
+            Audience::Readers => String::new(),
+        },
+    }
+}
+
+fn decision_to_pb(decision: ModerationDecision) -> pb::ModerationDecision {
+    match decision {
+        ModerationDecision::Approve => pb::ModerationDecision::Approve,
+        ModerationDecision::Reject => pb::ModerationDecision::Reject,
+        ModerationDecision::Spam => pb::ModerationDecision::Spam,
+    }
+}
+
+pub(super) fn channel_to_pb(channel: ShareChannel) -> pb::ShareChannel {
+    match channel {
+        ShareChannel::Facebook => pb::ShareChannel::Facebook,
+        ShareChannel::X => pb::ShareChannel::X,
+        ShareChannel::WhatsApp => pb::ShareChannel::Whatsapp,
+        ShareChannel::Telegram => pb::ShareChannel::Telegram,
+        ShareChannel::LinkedIn => pb::ShareChannel::Linkedin,
+        ShareChannel::Email => pb::ShareChannel::Email,
+        ShareChannel::CopyLink => pb::ShareChannel::CopyLink,
+        ShareChannel::Other => pb::ShareChannel::Other,
+    }
+}
+
+/// The channel a request names; `None` for unspecified or unknown values.
+pub(super) fn channel_from_pb(channel: i32) -> Option<ShareChannel> {
+    match pb::ShareChannel::try_from(channel).ok()? {
+        pb::ShareChannel::Unspecified => None,
+        pb::ShareChannel::Facebook => Some(ShareChannel::Facebook),
+        pb::ShareChannel::X => Some(ShareChannel::X),
+        pb::ShareChannel::Whatsapp => Some(ShareChannel::WhatsApp),
+        pb::ShareChannel::Telegram => Some(ShareChannel::Telegram),
+        pb::ShareChannel::Linkedin => Some(ShareChannel::LinkedIn),
+        pb::ShareChannel::Email => Some(ShareChannel::Email),
+        pb::ShareChannel::CopyLink => Some(ShareChannel::CopyLink),
+        pb::ShareChannel::Other => Some(ShareChannel::Other),
+    }
+}
+
+fn share_event_to_pb(share: ShareRecord) -> pb::ShareEvent {
+    let ShareRecord {
+        article_id,
+        channel,
+        time,
+        counted,
+    } = share;
+    pb::ShareEvent {
+        article_id,
+        channel: channel_to_pb(channel).into(),
+        share_time: Some(timestamp(time)),
+        counted,
+    }
+}
+
+pub(super) fn share_stats_to_pb(article_id: String, stats: ShareStats) -> pb::ShareStats {
+    let ShareStats {
+        total,
+        by_channel,
+        first_share_time,
+        last_share_time,
+    } = stats;
+    pb::ShareStats {
+        article_id,
+        total,
+        by_channel: by_channel
+            .into_iter()
+            .map(|(channel, count)| pb::ChannelCount {
+                channel: channel_to_pb(channel).into(),
+                count,
+            })
+            .collect(),
+        first_share_time: first_share_time.map(timestamp),
+        last_share_time: last_share_time.map(timestamp),
     }
 }

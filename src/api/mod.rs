@@ -3,12 +3,16 @@
 
 mod articles;
 mod authors;
+mod comments;
 mod convert;
 mod events;
+mod shares;
 
 pub use articles::ArticleApi;
 pub use authors::AuthorApi;
+pub use comments::CommentApi;
 pub use events::EventApi;
+pub use shares::ShareApi;
 
 use tonic::{Response, Status};
 

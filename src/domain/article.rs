@@ -112,6 +112,8 @@ pub struct Article {
     pub has_unpublished_changes: bool,
     /// The number of the latest revision.
     pub revision: i32,
+    /// Approved comments that are not deleted.
+    pub comment_count: u32,
     /// Incremented by every change; the etag is derived from it.
     pub version: i64,
 }

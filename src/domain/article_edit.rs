@@ -111,6 +111,7 @@ impl MaskField for ArticleField {
         "scheduled_publish_time",
         "has_unpublished_changes",
         "revision",
+        "comment_count",
     ];
 
     fn path(self) -> &'static str {

@@ -181,14 +181,22 @@ fn bio(raw: &str, violations: &mut Violations) -> String {
     bio
 }
 
-/// A deliberately plain check: one `@`, a non-empty local part, and a domain
-/// with a dot. Deliverability is the mail system's business, not ours.
 fn email(raw: &str, violations: &mut Violations) -> String {
     let email = EMAIL.apply(raw, violations);
-    if email.is_empty() {
-        return email;
+    if !email.is_empty() && !is_plain_email(&email) {
+        violations.add(
+            "email",
+            "must be an e-mail address such as desk@example.com",
+        );
     }
-    let well_formed = match email.split_once('@') {
+    email
+}
+
+/// A deliberately plain check of an e-mail address: one `@`, a non-empty
+/// local part, and a domain with a dot. Deliverability is the mail system's
+/// business, not ours.
+pub fn is_plain_email(email: &str) -> bool {
+    match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
                 && !domain.contains('@')
@@ -198,14 +206,7 @@ fn email(raw: &str, violations: &mut Violations) -> String {
                 && !email.chars().any(char::is_whitespace)
         }
         None => false,
-    };
-    if !well_formed {
-        violations.add(
-            "email",
-            "must be an e-mail address such as desk@example.com",
-        );
     }
-    email
 }
 
 #[cfg(test)]

@@ -60,7 +60,29 @@ impl CommentStatus {
 
     /// The status a stored value names.
     pub fn parse(stored: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == stored)
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == stored)
+    }
+}
+
+/// A moderator's decision on a comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModerationDecision {
+    Approve,
+    Reject,
+    Spam,
+}
+
+impl ModerationDecision {
+    /// The status the decision gives a comment.
+    pub fn status(self) -> CommentStatus {
+        match self {
+            ModerationDecision::Approve => CommentStatus::Approved,
+            ModerationDecision::Reject => CommentStatus::Rejected,
+            ModerationDecision::Spam => CommentStatus::Spam,
+        }
     }
 }
 
@@ -142,11 +164,21 @@ pub fn validate_new_comment(input: CommentInput) -> Result<NewComment, Violation
         },
     };
     let author_name = AUTHOR_NAME.apply(&input.author_name, &mut violations);
-    let author_email = AUTHOR_EMAIL.apply(&input.author_email, &mut violations).to_lowercase();
+    let author_email = AUTHOR_EMAIL
+        .apply(&input.author_email, &mut violations)
+        .to_lowercase();
     if !author_email.is_empty() && !super::author::is_plain_email(&author_email) {
-        violations.add("author_email", "must be an e-mail address such as reader@example.com");
+        violations.add(
+            "author_email",
+            "must be an e-mail address such as reader@example.com",
+        );
     }
-    let body = multi_line("body", input.body.trim(), MAX_BODY_CHARS * 4, &mut violations);
+    let body = multi_line(
+        "body",
+        input.body.trim(),
+        MAX_BODY_CHARS * 4,
+        &mut violations,
+    );
     if let Some(bad) = body
         .chars()
         .find(|&c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
@@ -163,7 +195,10 @@ pub fn validate_new_comment(input: CommentInput) -> Result<NewComment, Violation
     if chars == 0 {
         violations.add("body", "must not be empty");
     } else if chars > MAX_BODY_CHARS {
-        violations.add("body", format!("must be at most {MAX_BODY_CHARS} characters"));
+        violations.add(
+            "body",
+            format!("must be at most {MAX_BODY_CHARS} characters"),
+        );
     }
     let body_html = render_comment_html(&body);
     violations.into_result(NewComment {
@@ -227,8 +262,8 @@ fn push_line(html: &mut String, line: &str) {
     finder.kinds(&[linkify::LinkKind::Url]);
     for span in finder.spans(line) {
         let text = span.as_str();
-        let is_web_link = span.kind().is_some()
-            && (text.starts_with("http://") || text.starts_with("https://"));
+        let is_web_link =
+            span.kind().is_some() && (text.starts_with("http://") || text.starts_with("https://"));
         if is_web_link {
             html.push_str("<a href=\"");
             push_escaped(html, text);
@@ -307,12 +342,19 @@ mod tests {
 
     #[test]
     fn only_http_links_become_anchors() {
-        for body in ["javascript:alert(1)", "data:text/html,<script>x</script>", "ftp://example.com/x"] {
+        for body in [
+            "javascript:alert(1)",
+            "data:text/html,<script>x</script>",
+            "ftp://example.com/x",
+        ] {
             let html = render_comment_html(body);
             assert!(!html.contains("<a"), "{body} gave {html}");
             assert!(!html.contains("<script"), "{body} gave {html}");
         }
-        assert_eq!(count_links("a https://x.example b http://y.example c javascript:void(0)"), 2);
+        assert_eq!(
+            count_links("a https://x.example b http://y.example c javascript:void(0)"),
+            2
+        );
     }
 
     #[test]
@@ -323,7 +365,10 @@ mod tests {
         assert!(validate_new_comment(input("نص\u{202E}مقلوب")).is_err());
         assert!(validate_new_comment(input(&"ب".repeat(5_001))).is_err());
         assert!(validate_new_comment(input(&"ب".repeat(5_000))).is_ok());
-        let bad_email = CommentInput { author_email: "nope".into(), ..input("نص") };
+        let bad_email = CommentInput {
+            author_email: "nope".into(),
+            ..input("نص")
+        };
         assert!(validate_new_comment(bad_email).is_err());
     }
 

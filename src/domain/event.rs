@@ -5,10 +5,16 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{article::Article, author::Author, revision::RevisionAction};
+use super::{
+    article::Article,
+    author::Author,
+    comment::{Comment, ModerationDecision},
+    revision::RevisionAction,
+    share::ShareRecord,
+};
 
 /// Every event type, as clients name them.
-pub const EVENT_TYPES: [&str; 14] = [
+pub const EVENT_TYPES: [&str; 18] = [
     "author.created",
     "author.updated",
     "author.deleted",
@@ -23,7 +29,33 @@ pub const EVENT_TYPES: [&str; 14] = [
     "article.deleted",
     "article.undeleted",
     "article.restored",
+    "comment.created",
+    "comment.moderated",
+    "comment.deleted",
+    "share.recorded",
 ];
+
+/// The event type of a recorded share.
+pub const SHARE_RECORDED: &str = "share.recorded";
+
+/// What happened to a comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentChange {
+    Created,
+    Moderated,
+    Deleted,
+}
+
+impl CommentChange {
+    /// The event type.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            CommentChange::Created => "comment.created",
+            CommentChange::Moderated => "comment.moderated",
+            CommentChange::Deleted => "comment.deleted",
+        }
+    }
+}
 
 /// What happened to an author.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +100,15 @@ pub fn article_event_type(action: RevisionAction) -> &'static str {
 pub enum EventPayload {
     Article(Box<Article>),
     Author(Author),
+    /// A comment (never its author's e-mail), with the moderator's decision
+    /// and reason for a `comment.moderated`.
+    Comment {
+        comment: Box<Comment>,
+        decision: Option<ModerationDecision>,
+        reason: String,
+    },
+    /// A share (never its client).
+    Share(ShareRecord),
 }
 
 /// One entry of the change feed.
@@ -100,5 +141,13 @@ mod tests {
         ] {
             assert!(EVENT_TYPES.contains(&change.event_type()));
         }
+        for change in [
+            CommentChange::Created,
+            CommentChange::Moderated,
+            CommentChange::Deleted,
+        ] {
+            assert!(EVENT_TYPES.contains(&change.event_type()));
+        }
+        assert!(EVENT_TYPES.contains(&SHARE_RECORDED));
     }
 }

@@ -37,6 +37,10 @@ pub struct Cursor {
     /// a revision number).
     #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
+    /// A further sort key after the id, when the order has one (such as a
+    /// comment's place in its thread).
+    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     /// The last row's id, which breaks ties between equal timestamps.
     #[serde(rename = "i")]
     pub id: String,
@@ -56,6 +60,12 @@ impl Cursor {
             && self
                 .time_micros
                 .is_none_or(|micros| (0..=MAX_TIME_MICROS).contains(&micros))
+            && self.key.as_deref().is_none_or(|key| {
+                key.len() <= 1_000
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() || c == '-' || c == '/')
+            })
     }
 }
 
@@ -143,6 +153,7 @@ mod tests {
         let cursor = Cursor {
             time_micros: Some(1_764_000_000_000_000),
             number: None,
+            key: None,
             id: "0190a1b2-0000-7000-8000-000000000000".into(),
         };
         let token = query.token(cursor.clone());
@@ -174,16 +185,19 @@ mod tests {
             Cursor {
                 time_micros: None,
                 number: None,
+                key: None,
                 id: "x\u{0}y".into(),
             },
             Cursor {
                 time_micros: Some(-1),
                 number: None,
+                key: None,
                 id: id.clone(),
             },
             Cursor {
                 time_micros: Some(MAX_TIME_MICROS + 1),
                 number: None,
+                key: None,
                 id: id.clone(),
             },
         ] {
@@ -192,6 +206,7 @@ mod tests {
         let fine = Cursor {
             time_micros: Some(MAX_TIME_MICROS),
             number: None,
+            key: None,
             id,
         };
         assert_eq!(query.cursor(&forge(fine.clone())), Ok(Some(fine)));

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
+    sea_query::{Expr, ExprTrait},
 };
 
 use super::{Store, entities::events};
@@ -35,26 +36,43 @@ pub(super) async fn append_event(
     occur_time: DateTime<Utc>,
     payload: &EventPayload,
 ) -> Result<(), DbErr> {
-    let (article_id, author_id) = match payload {
-        EventPayload::Article(article) => (Some(article.id.clone()), None),
-        EventPayload::Author(author) => (None, Some(author.id.clone())),
-    };
-    let payload = serde_json::to_string(payload)
-        .map_err(|error| DbErr::Custom(format!("cannot encode an event payload: {error}")))?;
+    append_events(conn, &[(event_type, occur_time, payload.clone())]).await
+}
+
+/// As [`append_event`], for several events in one statement.
+pub(super) async fn append_events(
+    conn: &impl ConnectionTrait,
+    events: &[(&str, DateTime<Utc>, EventPayload)],
+) -> Result<(), DbErr> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::with_capacity(events.len());
+    for (event_type, occur_time, payload) in events {
+        let (article_id, author_id) = match payload {
+            EventPayload::Article(article) => (Some(article.id.clone()), None),
+            EventPayload::Author(author) => (None, Some(author.id.clone())),
+            EventPayload::Comment { comment, .. } => (Some(comment.article_id.clone()), None),
+            EventPayload::Share(share) => (Some(share.article_id.clone()), None),
+        };
+        let payload = serde_json::to_string(payload)
+            .map_err(|error| DbErr::Custom(format!("cannot encode an event payload: {error}")))?;
+        rows.push(events::ActiveModel {
+            event_type: Set((*event_type).to_owned()),
+            occur_time: Set(*occur_time),
+            article_id: Set(article_id),
+            author_id: Set(author_id),
+            payload: Set(payload),
+            ..Default::default()
+        });
+    }
     if conn.get_database_backend() == DbBackend::Postgres {
         conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({EVENT_ORDER_LOCK})"))
             .await?;
     }
-    events::Entity::insert(events::ActiveModel {
-        event_type: Set(event_type.to_owned()),
-        occur_time: Set(occur_time),
-        article_id: Set(article_id),
-        author_id: Set(author_id),
-        payload: Set(payload),
-        ..Default::default()
-    })
-    .exec_without_returning(conn)
-    .await?;
+    events::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await?;
     Ok(())
 }
 
@@ -69,7 +87,21 @@ impl Store {
         types: &[String],
         limit: u64,
     ) -> Result<Vec<Event>, Error> {
-        let mut query = events::Entity::find().filter(events::Column::Sequence.gt(after_sequence));
+        self.list_events_until(after_sequence, i64::MAX, types, limit)
+            .await
+    }
+
+    /// As [`Store::list_events`], only up to sequence `until` (inclusive).
+    pub async fn list_events_until(
+        &self,
+        after_sequence: i64,
+        until: i64,
+        types: &[String],
+        limit: u64,
+    ) -> Result<Vec<Event>, Error> {
+        let mut query = events::Entity::find()
+            .filter(events::Column::Sequence.gt(after_sequence))
+            .filter(events::Column::Sequence.lte(until));
         if !types.is_empty() {
             query = query.filter(events::Column::EventType.is_in(types.iter().cloned()));
         }
@@ -79,6 +111,19 @@ impl Store {
             .all(&self.db)
             .await?;
         rows.into_iter().map(event_from_row).collect()
+    }
+
+    /// The newest sequence number committed (0 for an empty log). Sequence
+    /// order is commit order, so every event up to it that will ever exist
+    /// is readable now.
+    pub async fn last_event_sequence(&self) -> Result<i64, Error> {
+        let last: Option<Option<i64>> = events::Entity::find()
+            .select_only()
+            .column_as(Expr::col(events::Column::Sequence).max(), "last")
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(last.flatten().unwrap_or(0))
     }
 }
 

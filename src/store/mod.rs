@@ -3,10 +3,12 @@
 
 mod articles;
 mod authors;
+mod comments;
 mod entities;
 mod events;
 mod request_ids;
 mod revisions;
+mod shares;
 mod slugs;
 
 use std::{sync::Arc, time::Duration};
@@ -28,7 +30,9 @@ use crate::{
 
 pub use articles::{ArticleFilter, ArticleOrder, ArticlePage, WorkflowRequest};
 pub use authors::AuthorPage;
+pub use comments::{CommentPage, ThreadOrder};
 pub use revisions::RevisionPage;
+pub use shares::ShareResult;
 
 /// How to reach the database.
 #[derive(Debug, Clone)]

@@ -15,9 +15,11 @@ use std::{
 use chrono::{DateTime, Utc};
 use newsdesk::{
     domain::clock::{Clock, SystemClock},
+    events::feed::FeedOptions,
     proto::{
         self as pb, article_service_client::ArticleServiceClient,
-        author_service_client::AuthorServiceClient, event_service_client::EventServiceClient,
+        author_service_client::AuthorServiceClient, comment_service_client::CommentServiceClient,
+        event_service_client::EventServiceClient, share_service_client::ShareServiceClient,
     },
     server::{ServerOptions, serve},
     store::{Store, StoreOptions},
@@ -32,6 +34,8 @@ pub struct TestApp {
     pub authors: AuthorServiceClient<Channel>,
     pub articles: ArticleServiceClient<Channel>,
     pub events: EventServiceClient<Channel>,
+    pub comments: CommentServiceClient<Channel>,
+    pub shares: ShareServiceClient<Channel>,
     pub channel: Channel,
     pub database: Arc<TestDatabase>,
     /// The server's store, for waiting on its commits.
@@ -39,6 +43,9 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
+
+/// The term the test servers' moderation policy holds comments for.
+pub const BLOCKED_TERM: &str = "كازينو";
 
 /// The longest a test waits for something that should happen in moments.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -84,6 +91,11 @@ impl TestApp {
             health_interval: Duration::from_millis(100),
             shutdown_grace: Duration::from_secs(2),
             scheduler_tick: Duration::from_millis(20),
+            feed: FeedOptions {
+                poll_interval: Duration::from_millis(50),
+                heartbeat_interval: Duration::from_millis(500),
+            },
+            blocked_terms: vec![BLOCKED_TERM.to_owned()],
         };
         let server = tokio::spawn(serve(store.clone(), listener, options, async {
             let _ = stop.await;
@@ -93,6 +105,8 @@ impl TestApp {
             authors: AuthorServiceClient::new(channel.clone()),
             articles: ArticleServiceClient::new(channel.clone()),
             events: EventServiceClient::new(channel.clone()),
+            comments: CommentServiceClient::new(channel.clone()),
+            shares: ShareServiceClient::new(channel.clone()),
             channel,
             database,
             store,

@@ -225,6 +225,7 @@ fn article_from_pb(article: pb::Article) -> (ArticleIdentity, ArticleInput) {
         scheduled_publish_time: _,
         has_unpublished_changes: _,
         revision: _,
+        comment_count: _,
     } = article;
     (
         ArticleIdentity { id, etag },

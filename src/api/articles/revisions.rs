@@ -44,6 +44,7 @@ impl ArticleApi {
             Some(last) if page.has_more => query.token(Cursor {
                 time_micros: None,
                 number: Some(i64::from(last.revision)),
+                key: None,
                 id: article_id.clone(),
             }),
             _ => String::new(),

@@ -82,6 +82,7 @@ impl ArticleOrder {
         Cursor {
             time_micros: time.map(|time| time.timestamp_micros()),
             number: None,
+            key: None,
             id: article.id.clone(),
         }
     }
@@ -281,6 +282,7 @@ fn article_from_row(
         scheduled_publish_time,
         has_unpublished_changes,
         revision,
+        comment_count,
     } = row;
     let status = ArticleStatus::parse(&status).ok_or_else(|| {
         Error::Internal(format!("article {id} has the unknown status `{status}`"))
@@ -309,6 +311,7 @@ fn article_from_row(
         scheduled_publish_time,
         has_unpublished_changes,
         revision,
+        comment_count: count_from_column(comment_count),
         version,
     })
 }

@@ -90,6 +90,7 @@ impl Store {
             scheduled_publish_time: None,
             has_unpublished_changes: false,
             revision: 1,
+            comment_count: 0,
         };
         let row = insert_with_slug(&txn, row, slug).await?;
         write_lists(&txn, Edition::Working, &id, &author_ids, &tags).await?;

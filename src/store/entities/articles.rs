@@ -27,6 +27,9 @@ pub struct Model {
     pub scheduled_publish_time: Option<DateTimeUtc>,
     pub has_unpublished_changes: bool,
     pub revision: i32,
+    /// Approved comments that are not deleted, kept in step by every
+    /// comment write.
+    pub comment_count: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,5 +9,8 @@ pub mod article_revisions;
 pub mod article_tags;
 pub mod articles;
 pub mod authors;
+pub mod comments;
 pub mod events;
 pub mod request_ids;
+pub mod share_totals;
+pub mod shares;

@@ -1,0 +1,170 @@
+//! The live change feed. One task per server tracks the newest committed
+//! event: it wakes on this process's own commits at once, and polls for
+//! events other processes commit to the same database. Each watcher reads
+//! the events it has not seen from the database, page by page, at its own
+//! pace, and waits when it has caught up. Nothing is buffered per watcher
+//! beyond a small channel, so a slow watcher costs nothing but its cursor,
+//! and it never loses an event: it catches up from the database.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::{domain::event::Event, error::Error, store::Store};
+
+/// Events read from the database at a time by one watcher.
+const PAGE: u64 = 100;
+/// Messages waiting for one watcher's client; the reader waits beyond it.
+const WATCHER_BUFFER: usize = 32;
+
+/// One message of a watch stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedItem {
+    Event(Event),
+    /// Nothing new for a while; the feed has been read up to here.
+    Heartbeat {
+        read_sequence: i64,
+    },
+}
+
+/// How the feed behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedOptions {
+    /// How often to look for events committed by other processes.
+    pub poll_interval: Duration,
+    /// How long a watch stream may stay silent before a heartbeat.
+    pub heartbeat_interval: Duration,
+}
+
+/// The live feed of one server; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EventFeed {
+    store: Store,
+    newest: watch::Receiver<i64>,
+    heartbeat_interval: Duration,
+}
+
+impl EventFeed {
+    /// Starts tracking the newest event; the tracking stops, and every watch
+    /// stream ends, when `stop` changes or is dropped.
+    pub fn start(store: Store, options: FeedOptions, stop: watch::Receiver<()>) -> Self {
+        let (newest_sender, newest) = watch::channel(0);
+        tokio::spawn(track_newest(
+            store.clone(),
+            newest_sender,
+            options.poll_interval,
+            stop,
+        ));
+        Self {
+            store,
+            newest,
+            heartbeat_interval: options.heartbeat_interval,
+        }
+    }
+
+    /// Every event after `after_sequence` (of `types`, when not empty), then
+    /// each new one as it commits: in sequence order, no gap, no repeat.
+    /// The stream ends with an error when the server stops or the database
+    /// fails; a client resumes after the last sequence it saw.
+    pub fn watch(
+        &self,
+        after_sequence: i64,
+        types: Vec<String>,
+    ) -> ReceiverStream<Result<FeedItem, Error>> {
+        let (sender, receiver) = mpsc::channel(WATCHER_BUFFER);
+        tokio::spawn(serve_watcher(
+            self.store.clone(),
+            self.newest.clone(),
+            self.heartbeat_interval,
+            after_sequence,
+            types,
+            sender,
+        ));
+        ReceiverStream::new(receiver)
+    }
+}
+
+/// Keeps `newest` at the newest committed sequence number.
+async fn track_newest(
+    store: Store,
+    newest: watch::Sender<i64>,
+    poll_interval: Duration,
+    mut stop: watch::Receiver<()>,
+) {
+    let mut commits = store.subscribe_commits();
+    loop {
+        match store.last_event_sequence().await {
+            Ok(last) => {
+                newest.send_if_modified(|known| {
+                    let moved = last > *known;
+                    *known = (*known).max(last);
+                    moved
+                });
+            }
+            Err(error) => tracing::warn!(%error, "reading the newest event failed"),
+        }
+        tokio::select! {
+            changed = commits.changed() => if changed.is_err() { return },
+            () = tokio::time::sleep(poll_interval) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Streams the feed to one watcher from `cursor` on.
+async fn serve_watcher(
+    store: Store,
+    mut newest: watch::Receiver<i64>,
+    heartbeat_interval: Duration,
+    mut cursor: i64,
+    types: Vec<String>,
+    sender: mpsc::Sender<Result<FeedItem, Error>>,
+) {
+    loop {
+        let known = *newest.borrow_and_update();
+        if known > cursor {
+            let page = match store.list_events_until(cursor, known, &types, PAGE).await {
+                Ok(page) => page,
+                Err(error) => {
+                    let _ = sender.send(Err(error)).await;
+                    return;
+                }
+            };
+            let complete = (page.len() as u64) < PAGE;
+            for event in page {
+                cursor = event.sequence;
+                // Waits while the client is slow; fails once it is gone.
+                if sender.send(Ok(FeedItem::Event(event))).await.is_err() {
+                    return;
+                }
+            }
+            // Every event up to `known` is committed (sequence order is
+            // commit order), so a short page has read all of them, including
+            // those the type filter skipped.
+            if complete {
+                cursor = known;
+            }
+            continue;
+        }
+        tokio::select! {
+            changed = newest.changed() => {
+                if changed.is_err() {
+                    let _ = sender
+                        .send(Err(Error::Unavailable(format!(
+                            "the server is shutting down; resume after sequence {cursor}"
+                        ))))
+                        .await;
+                    return;
+                }
+            }
+            () = tokio::time::sleep(heartbeat_interval) => {
+                let beat = FeedItem::Heartbeat { read_sequence: cursor };
+                if sender.send(Ok(beat)).await.is_err() {
+                    return;
+                }
+            }
+            () = sender.closed() => return,
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Shares in the database. Shares are the busiest write in the service, so
+//! they are written a batch at a time: one transaction records many shares,
+//! their totals and their events, and one commit makes them all durable.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    sea_query::{Alias, Expr, ExprTrait, OnConflict, Query},
+};
+
+use super::{
+    Store,
+    entities::{article_live, articles, share_totals, shares},
+    events::append_events,
+};
+use crate::{
+    domain::{
+        article::{Article, ArticleStatus, ArticleView},
+        event::{EventPayload, SHARE_RECORDED},
+        share::{NewShare, ShareChannel, ShareOutcome, ShareRecord, ShareStats, repeat_window},
+    },
+    error::Error,
+};
+
+/// The result of one share in a batch: recorded (counted or not), or
+/// refused on its own without failing the others.
+pub type ShareResult = Result<ShareOutcome, Error>;
+
+impl Store {
+    /// Records `batch` in one transaction and returns each share's outcome,
+    /// in order. A share of an article that is not published is refused on
+    /// its own; if the transaction fails, every share in it fails, and none
+    /// was recorded.
+    pub async fn record_shares(&self, batch: Vec<NewShare>) -> Result<Vec<ShareResult>, Error> {
+        let txn = self.begin_write().await?;
+        let now = self.now();
+        let article_ids: HashSet<&str> = batch
+            .iter()
+            .map(|share| share.article_id.as_str())
+            .collect();
+        let statuses: HashMap<String, Option<ArticleStatus>> = articles::Entity::find()
+            .select_only()
+            .column(articles::Column::Id)
+            .column(articles::Column::Status)
+            .filter(articles::Column::Id.is_in(article_ids.iter().copied()))
+            .filter(articles::Column::DeleteTime.is_null())
+            .into_tuple::<(String, String)>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|(id, status)| (id, ArticleStatus::parse(&status)))
+            .collect();
+        let mut counted_recently = recent_counted_shares(&txn, &batch, now).await?;
+
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut rows = Vec::new();
+        let mut totals: HashMap<(String, ShareChannel), i64> = HashMap::new();
+        let mut records = Vec::new();
+        for share in batch {
+            match statuses.get(&share.article_id) {
+                None => {
+                    outcomes.push(Err(Error::NotFound(format!(
+                        "article {} does not exist",
+                        share.article_id
+                    ))));
+                    continue;
+                }
+                Some(Some(ArticleStatus::Published)) => {}
+                Some(_) => {
+                    outcomes.push(Err(Error::FailedPrecondition {
+                        kind: "NOT_PUBLISHED",
+                        subject: format!("articles/{}", share.article_id),
+                        description: "only a published article can be shared".into(),
+                    }));
+                    continue;
+                }
+            }
+            // A client's repeat within the window counts once, whether the
+            // earlier share is stored already or earlier in this batch.
+            let counted = match &share.client_hash {
+                None => true,
+                Some(hash) => {
+                    counted_recently.insert((share.article_id.clone(), share.channel, hash.clone()))
+                }
+            };
+            if counted {
+                *totals
+                    .entry((share.article_id.clone(), share.channel))
+                    .or_insert(0) += 1;
+            }
+            records.push(ShareRecord {
+                article_id: share.article_id.clone(),
+                channel: share.channel,
+                time: now,
+                counted,
+            });
+            rows.push(shares::ActiveModel {
+                article_id: Set(share.article_id),
+                channel: Set(share.channel.as_str().to_owned()),
+                client_hash: Set(share.client_hash),
+                referrer: Set(share.referrer),
+                create_time: Set(now),
+                counted: Set(counted),
+                ..Default::default()
+            });
+            outcomes.push(Ok(ShareOutcome { counted, time: now }));
+        }
+        if !rows.is_empty() {
+            shares::Entity::insert_many(rows)
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        for ((article_id, channel), count) in totals {
+            add_to_totals(&txn, &article_id, channel, count, now).await?;
+        }
+        let events: Vec<_> = records
+            .into_iter()
+            .map(|record| (SHARE_RECORDED, now, EventPayload::Share(record)))
+            .collect();
+        append_events(&txn, &events).await?;
+        self.commit(txn).await?;
+        Ok(outcomes)
+    }
+
+    /// An article's share counts; NOT_FOUND unless readers can see it.
+    pub async fn share_stats(&self, article_id: &str) -> Result<ShareStats, Error> {
+        self.find_article(article_id, ArticleView::Published, false)
+            .await?;
+        let mut stats = ShareStats::default();
+        let rows = share_totals::Entity::find()
+            .filter(share_totals::Column::ArticleId.eq(article_id))
+            .order_by_asc(share_totals::Column::Channel)
+            .all(&self.db)
+            .await?;
+        for row in rows {
+            let channel = ShareChannel::parse(&row.channel).ok_or_else(|| {
+                Error::Internal(format!(
+                    "a share total has the unknown channel `{}`",
+                    row.channel
+                ))
+            })?;
+            stats.total += row.count;
+            stats.by_channel.push((channel, row.count));
+            stats.first_share_time = Some(match stats.first_share_time {
+                Some(first) => Ord::min(first, row.first_time),
+                None => row.first_time,
+            });
+            stats.last_share_time = Some(match stats.last_share_time {
+                Some(last) => Ord::max(last, row.last_time),
+                None => row.last_time,
+            });
+        }
+        stats.by_channel.sort_by_key(|(channel, _)| {
+            ShareChannel::ALL.iter().position(|known| known == channel)
+        });
+        Ok(stats)
+    }
+
+    /// The `limit` published articles with the most counted shares since
+    /// `since` (in `section` and `language`, as readers see them, when given),
+    /// with their counts, most shared first.
+    pub async fn top_shared(
+        &self,
+        since: DateTime<Utc>,
+        section: Option<&str>,
+        language: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<(Article, i64)>, Error> {
+        let count = Expr::col((shares::Entity, shares::Column::Id)).count();
+        let mut query = Query::select()
+            .column((shares::Entity, shares::Column::ArticleId))
+            .expr_as(count.clone(), Alias::new("shares"))
+            .from(shares::Entity)
+            .inner_join(
+                articles::Entity,
+                Expr::col((articles::Entity, articles::Column::Id))
+                    .equals((shares::Entity, shares::Column::ArticleId)),
+            )
+            .and_where(Expr::col((shares::Entity, shares::Column::Counted)).eq(true))
+            .and_where(Expr::col((shares::Entity, shares::Column::CreateTime)).gte(since))
+            .and_where(
+                Expr::col((articles::Entity, articles::Column::Status))
+                    .eq(ArticleStatus::Published.as_str()),
+            )
+            .and_where(Expr::col((articles::Entity, articles::Column::DeleteTime)).is_null())
+            .group_by_col((shares::Entity, shares::Column::ArticleId))
+            .order_by_expr(count, sea_orm::Order::Desc)
+            .order_by(
+                (shares::Entity, shares::Column::ArticleId),
+                sea_orm::Order::Asc,
+            )
+            .limit(limit)
+            .to_owned();
+        if let Some(language) = language {
+            query.and_where(Expr::col((articles::Entity, articles::Column::Language)).eq(language));
+        }
+        if let Some(section) = section {
+            query.inner_join(
+                article_live::Entity,
+                Expr::col((article_live::Entity, article_live::Column::ArticleId))
+                    .equals((shares::Entity, shares::Column::ArticleId)),
+            );
+            query.and_where(
+                Expr::col((article_live::Entity, article_live::Column::Section)).eq(section),
+            );
+        }
+        let mut ranked = Vec::new();
+        for row in self.db.query_all(&query).await? {
+            let article_id: String = row.try_get("", "article_id")?;
+            let count: i64 = row.try_get("", "shares")?;
+            ranked.push((article_id, count));
+        }
+        let mut top = Vec::with_capacity(ranked.len());
+        for (article_id, count) in ranked {
+            // An article withdrawn since the ranking was read is skipped.
+            match self
+                .find_article(&article_id, ArticleView::Published, false)
+                .await
+            {
+                Ok(article) => top.push((article, count)),
+                Err(Error::NotFound(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(top)
+    }
+}
+
+/// The (article, channel, client) triples of `batch` whose last counted
+/// share falls within the repeat window before `now`.
+async fn recent_counted_shares(
+    conn: &impl ConnectionTrait,
+    batch: &[NewShare],
+    now: DateTime<Utc>,
+) -> Result<HashSet<(String, ShareChannel, String)>, sea_orm::DbErr> {
+    let hashes: HashSet<&str> = batch
+        .iter()
+        .filter_map(|share| share.client_hash.as_deref())
+        .collect();
+    if hashes.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let recent: Vec<(String, String, Option<String>)> = shares::Entity::find()
+        .select_only()
+        .column(shares::Column::ArticleId)
+        .column(shares::Column::Channel)
+        .column(shares::Column::ClientHash)
+        .filter(shares::Column::Counted.eq(true))
+        .filter(shares::Column::ClientHash.is_in(hashes.iter().copied()))
+        .filter(shares::Column::CreateTime.gt(now - repeat_window()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(recent
+        .into_iter()
+        .filter_map(|(article_id, channel, hash)| {
+            Some((article_id, ShareChannel::parse(&channel)?, hash?))
+        })
+        .collect())
+}
+
+/// Adds `count` counted shares at `now` to an article's channel total.
+async fn add_to_totals(
+    conn: &impl ConnectionTrait,
+    article_id: &str,
+    channel: ShareChannel,
+    count: i64,
+    now: DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    let total = share_totals::ActiveModel {
+        article_id: Set(article_id.to_owned()),
+        channel: Set(channel.as_str().to_owned()),
+        count: Set(count),
+        first_time: Set(now),
+        last_time: Set(now),
+    };
+    share_totals::Entity::insert(total)
+        .on_conflict(
+            OnConflict::columns([
+                share_totals::Column::ArticleId,
+                share_totals::Column::Channel,
+            ])
+            .value(
+                share_totals::Column::Count,
+                Expr::col((share_totals::Entity, share_totals::Column::Count))
+                    .add(Expr::cust("excluded.count")),
+            )
+            .value(
+                share_totals::Column::LastTime,
+                Expr::cust("excluded.last_time"),
+            )
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
