@@ -84,7 +84,7 @@ impl EventService for EventApi {
             item.map(|item| pb::WatchEventsResponse {
                 kind: Some(match item {
                     FeedItem::Event(event) => {
-                        pb::watch_events_response::Kind::Event(event_to_pb(event))
+                        pb::watch_events_response::Kind::Event(event_to_pb(*event))
                     }
                     FeedItem::Heartbeat { read_sequence } => {
                         pb::watch_events_response::Kind::Heartbeat(pb::Heartbeat { read_sequence })

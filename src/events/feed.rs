@@ -21,7 +21,7 @@ const WATCHER_BUFFER: usize = 32;
 /// One message of a watch stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedItem {
-    Event(Event),
+    Event(Box<Event>),
     /// Nothing new for a while; the feed has been read up to here.
     Heartbeat {
         read_sequence: i64,
@@ -135,7 +135,11 @@ async fn serve_watcher(
             for event in page {
                 cursor = event.sequence;
                 // Waits while the client is slow; fails once it is gone.
-                if sender.send(Ok(FeedItem::Event(event))).await.is_err() {
+                if sender
+                    .send(Ok(FeedItem::Event(Box::new(event))))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }

@@ -4,6 +4,7 @@
 mod articles;
 mod authors;
 mod bad_input;
+mod comments;
 mod concurrency;
 mod events;
 mod lifecycle;
@@ -11,6 +12,8 @@ mod paging;
 mod published_view;
 mod revisions;
 mod scheduling;
+mod shares;
 mod slugs;
 mod support;
+mod watch;
 mod workflow;

@@ -1,0 +1,376 @@
+//! Shares: counted once per client, channel and article in ten minutes;
+//! durable when acknowledged, also under a crowd; counts, top lists, and a
+//! feed that never names the client.
+
+use futures::future::join_all;
+use newsdesk::proto as pb;
+use prost::Message;
+use prost_types::Timestamp;
+use tonic::{Code, Status};
+
+use crate::{
+    comments::published,
+    support::{FrozenClock, TestApp, assert_code, assert_invalid, draft},
+};
+
+async fn share(
+    app: &TestApp,
+    article_id: &str,
+    channel: pb::ShareChannel,
+    client_id: &str,
+) -> Result<pb::RecordShareResponse, Status> {
+    app.shares
+        .clone()
+        .record_share(pb::RecordShareRequest {
+            article_id: article_id.into(),
+            channel: channel.into(),
+            client_id: client_id.into(),
+            referrer: "https://news.example/".into(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn stats(app: &TestApp, article_id: &str) -> pb::ShareStats {
+    app.shares
+        .clone()
+        .get_share_stats(pb::GetShareStatsRequest {
+            article_id: article_id.into(),
+        })
+        .await
+        .expect("stats")
+        .into_inner()
+}
+
+#[tokio::test]
+async fn a_client_counts_once_per_article_and_channel_in_ten_minutes() {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-29T10:00:00Z")
+        .expect("time")
+        .to_utc();
+    let clock = FrozenClock::at(start);
+    let app = TestApp::spawn_with_clock(clock.clone()).await;
+    let article = published(&app, "خبر للمشاركة").await;
+    let id = article.id.as_str();
+    use pb::ShareChannel::{CopyLink, Whatsapp, X};
+
+    assert!(
+        share(&app, id, Whatsapp, "browser-1")
+            .await
+            .expect("1")
+            .counted
+    );
+    assert!(
+        !share(&app, id, Whatsapp, "browser-1")
+            .await
+            .expect("repeat")
+            .counted
+    );
+    assert!(
+        share(&app, id, X, "browser-1")
+            .await
+            .expect("other channel")
+            .counted
+    );
+    assert!(
+        share(&app, id, Whatsapp, "browser-2")
+            .await
+            .expect("other client")
+            .counted
+    );
+    assert!(
+        share(&app, id, CopyLink, "")
+            .await
+            .expect("anonymous")
+            .counted
+    );
+    assert!(
+        share(&app, id, CopyLink, "")
+            .await
+            .expect("anonymous again")
+            .counted
+    );
+    clock.advance(chrono::Duration::minutes(9));
+    assert!(
+        !share(&app, id, Whatsapp, "browser-1")
+            .await
+            .expect("still within")
+            .counted
+    );
+    clock.advance(chrono::Duration::minutes(1) + chrono::Duration::seconds(1));
+    let later = share(&app, id, Whatsapp, "browser-1")
+        .await
+        .expect("after the window");
+    assert!(later.counted);
+
+    let counts = stats(&app, id).await;
+    assert_eq!(counts.total, 6);
+    let by_channel: Vec<(pb::ShareChannel, i64)> = counts
+        .by_channel
+        .iter()
+        .map(|count| (count.channel(), count.count))
+        .collect();
+    assert_eq!(by_channel, [(X, 1), (Whatsapp, 3), (CopyLink, 2)]);
+    assert_eq!(
+        counts.first_share_time,
+        Some(Timestamp {
+            seconds: start.timestamp(),
+            nanos: 0
+        })
+    );
+    assert_eq!(counts.last_share_time, later.record_time);
+}
+
+#[tokio::test]
+async fn only_published_articles_are_shared_and_bad_shares_name_their_field() {
+    let app = TestApp::spawn().await;
+    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let unpublished = app.article(draft("مسودة", &desk)).await;
+    assert_code(
+        share(&app, &unpublished.id, pb::ShareChannel::X, "").await,
+        Code::FailedPrecondition,
+    );
+    assert_code(
+        share(
+            &app,
+            "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+            pb::ShareChannel::X,
+            "",
+        )
+        .await,
+        Code::NotFound,
+    );
+    let article = published(&app, "خبر").await;
+    for (field, request) in [
+        (
+            "channel",
+            pb::RecordShareRequest {
+                article_id: article.id.clone(),
+                channel: 0,
+                ..Default::default()
+            },
+        ),
+        (
+            "channel",
+            pb::RecordShareRequest {
+                article_id: article.id.clone(),
+                channel: 99,
+                ..Default::default()
+            },
+        ),
+        (
+            "article_id",
+            pb::RecordShareRequest {
+                article_id: "x".into(),
+                channel: 1,
+                ..Default::default()
+            },
+        ),
+        (
+            "client_id",
+            pb::RecordShareRequest {
+                article_id: article.id.clone(),
+                channel: 1,
+                client_id: "c".repeat(201),
+                ..Default::default()
+            },
+        ),
+        (
+            "referrer",
+            pb::RecordShareRequest {
+                article_id: article.id.clone(),
+                channel: 1,
+                referrer: "a\nb".into(),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let status = app
+            .shares
+            .clone()
+            .record_share(request)
+            .await
+            .expect_err(field);
+        assert_invalid(&status, field);
+    }
+    assert_eq!(
+        stats(&app, &article.id).await.total,
+        0,
+        "nothing was recorded"
+    );
+    assert_code(
+        app.shares
+            .clone()
+            .get_share_stats(pb::GetShareStatsRequest {
+                article_id: unpublished.id.clone(),
+            })
+            .await,
+        Code::NotFound,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_acknowledged_share_of_a_crowd_is_committed_and_announced_without_its_client() {
+    let app = TestApp::spawn().await;
+    let article = published(&app, "خبر ينتشر").await;
+    let crowd = 500;
+    let shares = (0..crowd).map(|i| {
+        let mut client = app.shares.clone();
+        let article_id = article.id.clone();
+        tokio::spawn(async move {
+            client
+                .record_share(pb::RecordShareRequest {
+                    article_id,
+                    channel: pb::ShareChannel::Telegram.into(),
+                    client_id: format!("secret-client-{i}"),
+                    referrer: String::new(),
+                })
+                .await
+                .map(tonic::Response::into_inner)
+        })
+    });
+    let acknowledged = join_all(shares)
+        .await
+        .into_iter()
+        .map(|joined| joined.expect("task").expect("share"))
+        .filter(|response| response.counted)
+        .count();
+    assert_eq!(acknowledged, crowd);
+    assert_eq!(stats(&app, &article.id).await.total, crowd as i64);
+
+    let mut events = Vec::new();
+    let mut after_sequence = 0;
+    loop {
+        let page = app
+            .events
+            .clone()
+            .list_events(pb::ListEventsRequest {
+                after_sequence,
+                page_size: 100,
+                types: vec!["share.recorded".into()],
+            })
+            .await
+            .expect("events")
+            .into_inner()
+            .events;
+        let Some(last) = page.last() else { break };
+        after_sequence = last.sequence;
+        events.extend(page);
+    }
+    assert_eq!(events.len(), crowd);
+    match &events[0].payload {
+        Some(pb::event::Payload::Share(share)) => {
+            assert_eq!(share.article_id, article.id);
+            assert_eq!(share.channel(), pb::ShareChannel::Telegram);
+            assert!(share.counted);
+        }
+        other => panic!("share.recorded carries a ShareEvent, not {other:?}"),
+    }
+    let bytes: Vec<u8> = events.iter().flat_map(Message::encode_to_vec).collect();
+    assert!(
+        !bytes
+            .windows(b"secret-client".len())
+            .any(|w| w == b"secret-client"),
+        "a client id leaked"
+    );
+}
+
+#[tokio::test]
+async fn the_top_shared_list_ranks_published_articles_in_a_window() {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
+        .expect("time")
+        .to_utc();
+    let clock = FrozenClock::at(start);
+    let app = TestApp::spawn_with_clock(clock.clone()).await;
+    let old = published(&app, "خبر قديم").await;
+    for _ in 0..5 {
+        share(&app, &old.id, pb::ShareChannel::Facebook, "")
+            .await
+            .expect("share");
+    }
+    clock.advance(chrono::Duration::hours(2));
+    let since = Timestamp {
+        seconds: (start + chrono::Duration::hours(1)).timestamp(),
+        nanos: 0,
+    };
+    let a = published(&app, "خبر أ").await;
+    let b = published(&app, "خبر ب").await;
+    for _ in 0..3 {
+        share(&app, &b.id, pb::ShareChannel::X, "")
+            .await
+            .expect("share");
+    }
+    share(&app, &a.id, pb::ShareChannel::X, "")
+        .await
+        .expect("share");
+    share(&app, &old.id, pb::ShareChannel::X, "")
+        .await
+        .expect("share");
+    share(&app, &a.id, pb::ShareChannel::X, "")
+        .await
+        .expect("share");
+
+    let top = app
+        .shares
+        .clone()
+        .list_top_shared(pb::ListTopSharedRequest {
+            since: Some(since),
+            ..Default::default()
+        })
+        .await
+        .expect("top")
+        .into_inner()
+        .articles;
+    let ranked: Vec<(String, i64)> = top
+        .iter()
+        .map(|entry| {
+            (
+                entry
+                    .article
+                    .as_ref()
+                    .map(|a| a.id.clone())
+                    .unwrap_or_default(),
+                entry.shares,
+            )
+        })
+        .collect();
+    assert_eq!(
+        ranked,
+        [(b.id.clone(), 3), (a.id.clone(), 2), (old.id.clone(), 1)]
+    );
+
+    app.articles
+        .clone()
+        .unpublish_article(pb::UnpublishArticleRequest {
+            id: b.id.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("unpublish");
+    let top = app
+        .shares
+        .clone()
+        .list_top_shared(pb::ListTopSharedRequest {
+            since: Some(since),
+            limit: 1,
+            language: "ar".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("top")
+        .into_inner()
+        .articles;
+    assert_eq!(top.len(), 1);
+    assert_eq!(
+        top[0].article.as_ref().map(|a| a.id.as_str()),
+        Some(a.id.as_str()),
+        "withdrawn stories leave the list"
+    );
+
+    let status = app
+        .shares
+        .clone()
+        .list_top_shared(pb::ListTopSharedRequest::default())
+        .await
+        .expect_err("since is required");
+    assert_invalid(&status, "since");
+}

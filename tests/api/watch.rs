@@ -1,0 +1,257 @@
+//! The live change feed: a watch stream sends the backlog, then every new
+//! event as it commits, with no gap and no repeat; watchers that reconnect
+//! or read slowly lose nothing; idle streams get heartbeats; and a watcher on
+//! one server sees what another server writes.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use newsdesk::proto as pb;
+use prost_types::FieldMask;
+use tonic::Streaming;
+
+use crate::{
+    comments::{comment, post, published},
+    support::{TestApp, draft},
+};
+
+async fn watch(
+    app: &TestApp,
+    after_sequence: i64,
+    types: &[&str],
+) -> Streaming<pb::WatchEventsResponse> {
+    app.events
+        .clone()
+        .watch_events(pb::WatchEventsRequest {
+            after_sequence,
+            types: types.iter().map(|t| t.to_string()).collect(),
+        })
+        .await
+        .expect("watch")
+        .into_inner()
+}
+
+/// The next event on `stream`, skipping heartbeats; panics after a while.
+async fn next_event(stream: &mut Streaming<pb::WatchEventsResponse>) -> pb::Event {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(30), stream.message())
+            .await
+            .expect("an event within 30 s")
+            .expect("the stream is healthy")
+            .expect("the stream is open");
+        match message.kind {
+            Some(pb::watch_events_response::Kind::Event(event)) => return event,
+            Some(pb::watch_events_response::Kind::Heartbeat(_)) => continue,
+            None => panic!("an empty message"),
+        }
+    }
+}
+
+/// Every stored event's sequence, read page by page.
+async fn stored_sequences(app: &TestApp) -> Vec<i64> {
+    let mut all = Vec::new();
+    let mut after_sequence = 0;
+    loop {
+        let page = app
+            .events
+            .clone()
+            .list_events(pb::ListEventsRequest {
+                after_sequence,
+                page_size: 100,
+                types: vec![],
+            })
+            .await
+            .expect("list events")
+            .into_inner()
+            .events;
+        let Some(last) = page.last() else { return all };
+        after_sequence = last.sequence;
+        all.extend(page.into_iter().map(|event| event.sequence));
+    }
+}
+
+#[tokio::test]
+async fn a_watch_sends_the_backlog_then_live_events_with_no_gap_and_no_repeat() {
+    let app = TestApp::spawn().await;
+    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let before = app.article(draft("قبل المراقبة", &desk)).await;
+    let mut stream = watch(&app, 0, &[]).await;
+    assert_eq!(next_event(&mut stream).await.r#type, "author.created");
+    let backlog = next_event(&mut stream).await;
+    assert_eq!(
+        (backlog.r#type.as_str(), backlog.article_id.as_str()),
+        ("article.created", before.id.as_str())
+    );
+
+    let live = app.article(draft("أثناء المراقبة", &desk)).await;
+    let event = next_event(&mut stream).await;
+    assert_eq!(
+        (event.r#type.as_str(), event.article_id.as_str()),
+        ("article.created", live.id.as_str())
+    );
+    assert!(event.sequence > backlog.sequence);
+
+    // Resuming after the last sequence seen picks up exactly there.
+    drop(stream);
+    let missed = app.article(draft("أثناء الانقطاع", &desk)).await;
+    let mut resumed = watch(&app, event.sequence, &[]).await;
+    let next = next_event(&mut resumed).await;
+    assert_eq!(next.article_id, missed.id);
+
+    // A type filter skips the rest.
+    let mut published_only = watch(&app, 0, &["article.published"]).await;
+    app.articles
+        .clone()
+        .publish_article(pb::PublishArticleRequest {
+            id: live.id.clone(),
+            etag: String::new(),
+            publish_time: None,
+        })
+        .await
+        .expect("publish");
+    let published = next_event(&mut published_only).await;
+    assert_eq!(
+        (published.r#type.as_str(), published.article_id.as_str()),
+        ("article.published", live.id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn an_idle_watch_gets_heartbeats_that_say_how_far_it_has_read() {
+    let app = TestApp::spawn().await;
+    app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let mut stream = watch(&app, 0, &[]).await;
+    let first = next_event(&mut stream).await;
+    let message = tokio::time::timeout(Duration::from_secs(30), stream.message())
+        .await
+        .expect("a heartbeat within 30 s")
+        .expect("healthy")
+        .expect("open");
+    match message.kind {
+        Some(pb::watch_events_response::Kind::Heartbeat(beat)) => {
+            assert_eq!(beat.read_sequence, first.sequence)
+        }
+        other => panic!("expected a heartbeat, got {other:?}"),
+    }
+}
+
+const WRITERS: usize = 8;
+const CHANGES_PER_WRITER: usize = 250;
+
+/// One writer's share of the mixed load: an article published, then edits,
+/// comments and shares in turn.
+async fn write_mixed(app: &TestApp, writer: usize) {
+    let article = published(app, &format!("خبر الكاتب {writer}")).await;
+    let mut articles = app.articles.clone();
+    let mut shares = app.shares.clone();
+    // `published` made three changes: an author, the article, its publish.
+    for change in 3..CHANGES_PER_WRITER {
+        match change % 3 {
+            0 => {
+                articles
+                    .update_article(pb::UpdateArticleRequest {
+                        article: Some(pb::Article {
+                            id: article.id.clone(),
+                            subtitle: format!("تحديث {change}"),
+                            ..Default::default()
+                        }),
+                        update_mask: Some(FieldMask {
+                            paths: vec!["subtitle".into()],
+                        }),
+                    })
+                    .await
+                    .expect("update");
+            }
+            1 => {
+                post(
+                    app,
+                    comment(
+                        &article.id,
+                        "",
+                        &format!("قارئ {writer}"),
+                        &format!("تعليق رقم {change}"),
+                    ),
+                )
+                .await
+                .expect("comment");
+            }
+            _ => {
+                shares
+                    .record_share(pb::RecordShareRequest {
+                        article_id: article.id.clone(),
+                        channel: pb::ShareChannel::Whatsapp.into(),
+                        client_id: String::new(),
+                        referrer: String::new(),
+                    })
+                    .await
+                    .expect("share");
+            }
+        }
+    }
+}
+
+/// Reads `count` events from the start, reconnecting after every
+/// `reconnect_every` events when set, and pausing `pause` after each event.
+async fn watch_until(
+    app: &TestApp,
+    count: usize,
+    reconnect_every: Option<usize>,
+    pause: Duration,
+) -> Vec<i64> {
+    let mut seen: Vec<i64> = Vec::with_capacity(count);
+    let mut stream = watch(app, 0, &[]).await;
+    while seen.len() < count {
+        let event = next_event(&mut stream).await;
+        seen.push(event.sequence);
+        if reconnect_every.is_some_and(|every| seen.len().is_multiple_of(every)) {
+            stream = watch(app, event.sequence, &[]).await;
+        }
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_watchers_see_every_one_of_2000_concurrent_changes_once_in_order() {
+    let app = TestApp::spawn().await;
+    let expected = WRITERS * CHANGES_PER_WRITER;
+    let watchers = join_all([
+        watch_until(&app, expected, None, Duration::ZERO),
+        // Reconnects at irregular points: after 97, 194, ... events.
+        watch_until(&app, expected, Some(97), Duration::ZERO),
+        // Reads slowly while the writers run; the stream waits for it.
+        watch_until(&app, expected, None, Duration::from_millis(1)),
+    ]);
+    let writers = join_all((0..WRITERS).map(|writer| write_mixed(&app, writer)));
+    let (seen, ()) = tokio::join!(watchers, async {
+        writers.await;
+    });
+    let stored = stored_sequences(&app).await;
+    assert_eq!(stored.len(), expected, "one event per change");
+    for (watcher, sequences) in seen.iter().enumerate() {
+        assert_eq!(
+            sequences, &stored,
+            "watcher {watcher} saw every event once, in order"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_watcher_on_one_server_sees_events_written_through_another() {
+    let a = TestApp::spawn().await;
+    let b = a
+        .another_server(std::sync::Arc::new(newsdesk::domain::clock::SystemClock))
+        .await;
+    let mut stream = watch(&a, 0, &[]).await;
+    let desk = b.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let event = next_event(&mut stream).await;
+    assert_eq!(
+        (event.r#type.as_str(), event.author_id.as_str()),
+        ("author.created", desk.id.as_str())
+    );
+    let article = b.article(draft("من الخادم الثاني", &desk)).await;
+    let event = next_event(&mut stream).await;
+    assert_eq!(event.article_id, article.id);
+}
