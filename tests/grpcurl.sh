@@ -76,7 +76,7 @@ awk -v dir="$work" '
   END { print n + 0 > (dir "/count") }
 ' "$root/README.md"
 examples=$(cat "$work/count")
-[ "$examples" -eq 12 ] || fail "expected 12 grpcurl examples in README.md, found $examples; update this script"
+[ "$examples" -eq 14 ] || fail "expected 14 grpcurl examples in README.md, found $examples; update this script"
 
 # Runs example N in this shell (so the variables it sets stay set), with the
 # README's address swapped for the test server's; output goes to out.N.
@@ -190,7 +190,19 @@ expect_all 11 "(.[1].events | length) == 1 and .[1].events[0].type == \"article.
 
 run_example 12
 expect_success 12
-expect 12 '.status == "SERVING"' "health is SERVING"
+expect_all 12 '.[0].status == "COMMENT_STATUS_APPROVED" and .[0].bodyHtml == "<p>شكرا على التغطية.<br>هل من جديد؟</p>" and (.[0] | has("authorEmail") | not)' \
+  "the comment is approved and rendered as safe HTML"
+expect_all 12 "(.[1].comments | length) == 1 and .[1].comments[0].authorName == \"قارئ من عمّان\"" \
+  "the thread lists it"
+
+run_example 13
+expect_success 13
+expect_all 13 '.[0].counted == true and (.[1] | has("counted") | not)' "a repeat from the same browser does not count"
+expect_all 13 '.[2].total == "1" and .[2].byChannel[0].channel == "SHARE_CHANNEL_WHATSAPP"' "the stats count one WhatsApp share"
+
+run_example 14
+expect_success 14
+expect 14 '.status == "SERVING"' "health is SERVING"
 
 if command -v buf > /dev/null; then
   buf curl --protocol grpc --http2-prior-knowledge --reflect-protocol grpc-v1 --list-services "http://$addr" \
