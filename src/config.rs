@@ -59,25 +59,25 @@ pub struct ServeArgs {
 
     /// How long a request waits for a database connection before it fails
     /// with UNAVAILABLE.
-    #[arg(long, env = "NEWSDESK_DB_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "NEWSDESK_DB_TIMEOUT", default_value = "5s", value_parser = positive_duration)]
     pub db_timeout: Duration,
 
     /// How often the health service checks the database.
-    #[arg(long, env = "NEWSDESK_HEALTH_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "NEWSDESK_HEALTH_INTERVAL", default_value = "2s", value_parser = positive_duration)]
     pub health_interval: Duration,
 
     /// How often the scheduler looks for scheduled articles that are due;
     /// they go live within this long of their time.
-    #[arg(long, env = "NEWSDESK_SCHEDULER_TICK", default_value = "500ms", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "NEWSDESK_SCHEDULER_TICK", default_value = "500ms", value_parser = positive_duration)]
     pub scheduler_tick: Duration,
 
     /// How often the live change feed looks for events that other server
     /// processes committed (this server's own reach watchers at once).
-    #[arg(long, env = "NEWSDESK_FEED_POLL_INTERVAL", default_value = "250ms", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "NEWSDESK_FEED_POLL_INTERVAL", default_value = "250ms", value_parser = positive_duration)]
     pub feed_poll_interval: Duration,
 
     /// How long a WatchEvents stream stays silent before a heartbeat.
-    #[arg(long, env = "NEWSDESK_HEARTBEAT_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "NEWSDESK_HEARTBEAT_INTERVAL", default_value = "15s", value_parser = positive_duration)]
     pub heartbeat_interval: Duration,
 
     /// Terms that hold a comment for the moderators, comma-separated
@@ -87,8 +87,18 @@ pub struct ServeArgs {
 
     /// How long a shutdown waits for in-flight requests before closing
     /// the remaining connections.
-    #[arg(long, env = "NEWSDESK_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "NEWSDESK_SHUTDOWN_GRACE", default_value = "10s", value_parser = positive_duration)]
     pub shutdown_grace: Duration,
+}
+
+/// A duration such as `500ms` or `2s`, more than zero: a zero interval would
+/// make a loop spin.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => Err("must be more than zero".into()),
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 impl ServeArgs {
@@ -120,5 +130,11 @@ mod tests {
             parse(&["newsdesk", "serve", "--database-url", "sqlite::memory:"]);
         assert_eq!(serve.database_url, "sqlite::memory:");
         assert_eq!(serve.shutdown_grace, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn zero_intervals_are_refused() {
+        assert!(Cli::try_parse_from(["newsdesk", "--feed-poll-interval", "0s"]).is_err());
+        assert!(Cli::try_parse_from(["newsdesk", "--scheduler-tick", "250ms"]).is_ok());
     }
 }

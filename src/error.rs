@@ -7,7 +7,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use crate::domain::validation::Violations;
 
 /// Everything that can go wrong in a request, at the granularity clients act on.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The request is wrong whatever the state: each violation names its field.
     #[error("{0}")]

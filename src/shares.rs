@@ -75,12 +75,11 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Pending>) {
                 }
             }
             Err(error) => {
-                // Nothing in the batch was committed: every caller hears so,
-                // and may retry.
+                // Nothing in the batch was committed: every caller hears why
+                // (each error logs once more as it is answered).
                 tracing::warn!(%error, count, "writing a batch of shares failed");
-                let message = error.to_string();
                 for reply in replies {
-                    let _ = reply.send(Err(Error::Unavailable(message.clone())));
+                    let _ = reply.send(Err(error.clone()));
                 }
             }
         }

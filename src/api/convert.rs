@@ -291,7 +291,9 @@ pub(super) fn comment_to_pb(comment: Comment, audience: Audience) -> pb::Comment
         delete_time: _,
         version,
     } = comment;
+    // A tombstone says nothing of why its comment is hidden.
     let status = match status {
+        _ if tombstone => pb::CommentStatus::Unspecified,
         CommentStatus::Pending => pb::CommentStatus::Pending,
         CommentStatus::Approved => pb::CommentStatus::Approved,
         CommentStatus::Rejected => pb::CommentStatus::Rejected,

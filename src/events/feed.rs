@@ -6,9 +6,12 @@
 //! beyond a small channel, so a slow watcher costs nothing but its cursor,
 //! and it never loses an event: it catches up from the database.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use tokio::sync::{mpsc, watch};
+use tokio::{
+    sync::{Semaphore, mpsc, watch},
+    time::Instant,
+};
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::{domain::event::Event, error::Error, store::Store};
@@ -17,6 +20,9 @@ use crate::{domain::event::Event, error::Error, store::Store};
 const PAGE: u64 = 100;
 /// Messages waiting for one watcher's client; the reader waits beyond it.
 const WATCHER_BUFFER: usize = 32;
+/// Watchers reading the database at once. However many watchers there are,
+/// they never take more pooled connections than this from requests.
+const CONCURRENT_READS: usize = 2;
 
 /// One message of a watch stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +49,7 @@ pub struct EventFeed {
     store: Store,
     newest: watch::Receiver<i64>,
     heartbeat_interval: Duration,
+    reads: Arc<Semaphore>,
 }
 
 impl EventFeed {
@@ -60,6 +67,7 @@ impl EventFeed {
             store,
             newest,
             heartbeat_interval: options.heartbeat_interval,
+            reads: Arc::new(Semaphore::new(CONCURRENT_READS)),
         }
     }
 
@@ -74,12 +82,15 @@ impl EventFeed {
     ) -> ReceiverStream<Result<FeedItem, Error>> {
         let (sender, receiver) = mpsc::channel(WATCHER_BUFFER);
         tokio::spawn(serve_watcher(
-            self.store.clone(),
-            self.newest.clone(),
-            self.heartbeat_interval,
+            Watcher {
+                store: self.store.clone(),
+                newest: self.newest.clone(),
+                reads: self.reads.clone(),
+                heartbeat_interval: self.heartbeat_interval,
+                types,
+                sender,
+            },
             after_sequence,
-            types,
-            sender,
         ));
         ReceiverStream::new(receiver)
     }
@@ -112,19 +123,39 @@ async fn track_newest(
     }
 }
 
-/// Streams the feed to one watcher from `cursor` on.
-async fn serve_watcher(
+/// What one watch stream needs.
+struct Watcher {
     store: Store,
-    mut newest: watch::Receiver<i64>,
+    newest: watch::Receiver<i64>,
+    reads: Arc<Semaphore>,
     heartbeat_interval: Duration,
-    mut cursor: i64,
     types: Vec<String>,
     sender: mpsc::Sender<Result<FeedItem, Error>>,
-) {
+}
+
+/// Streams the feed to one watcher from `cursor` on.
+async fn serve_watcher(watcher: Watcher, mut cursor: i64) {
+    let Watcher {
+        store,
+        mut newest,
+        reads,
+        heartbeat_interval,
+        types,
+        sender,
+    } = watcher;
+    // A heartbeat goes out when nothing was sent for a whole interval, however
+    // busy the feed is with events this watcher's filter skips.
+    let mut last_sent = Instant::now();
     loop {
         let known = *newest.borrow_and_update();
         if known > cursor {
-            let page = match store.list_events_until(cursor, known, &types, PAGE).await {
+            let page = {
+                let Ok(_permit) = reads.acquire().await else {
+                    return;
+                };
+                store.list_events_until(cursor, known, &types, PAGE).await
+            };
+            let page = match page {
                 Ok(page) => page,
                 Err(error) => {
                     let _ = sender.send(Err(error)).await;
@@ -135,13 +166,11 @@ async fn serve_watcher(
             for event in page {
                 cursor = event.sequence;
                 // Waits while the client is slow; fails once it is gone.
-                if sender
-                    .send(Ok(FeedItem::Event(Box::new(event))))
-                    .await
-                    .is_err()
-                {
+                let item = FeedItem::Event(Box::new(event));
+                if sender.send(Ok(item)).await.is_err() {
                     return;
                 }
+                last_sent = Instant::now();
             }
             // Every event up to `known` is committed (sequence order is
             // commit order), so a short page has read all of them, including
@@ -162,11 +191,12 @@ async fn serve_watcher(
                     return;
                 }
             }
-            () = tokio::time::sleep(heartbeat_interval) => {
+            () = tokio::time::sleep_until(last_sent + heartbeat_interval) => {
                 let beat = FeedItem::Heartbeat { read_sequence: cursor };
                 if sender.send(Ok(beat)).await.is_err() {
                     return;
                 }
+                last_sent = Instant::now();
             }
             () = sender.closed() => return,
         }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QueryOrder, QuerySelect, Set, sea_query::LockType,
 };
 
 use super::{
@@ -305,7 +305,7 @@ async fn slugs_taken(
 /// (SQLite's write transaction already excludes other writers).
 async fn lock_author(conn: &impl ConnectionTrait, id: &str) -> Result<authors::Model, Error> {
     authors::Entity::find_by_id(id.to_owned())
-        .lock_exclusive()
+        .lock(LockType::NoKeyUpdate)
         .one(conn)
         .await?
         .ok_or_else(|| author_not_found(id))

@@ -197,6 +197,11 @@ impl From<DbErr> for Error {
         if is_unavailable(&error) {
             return Error::Unavailable(error.to_string());
         }
+        if is_concurrency_conflict(&error) {
+            return Error::Aborted(
+                "the change collided with a concurrent one and was not made; retry".into(),
+            );
+        }
         match error.sql_err() {
             // Writes that can clash handle their unique keys where they know
             // which key it is; this is the backstop.
@@ -211,6 +216,23 @@ impl From<DbErr> for Error {
             },
             _ => Error::Internal(error.to_string()),
         }
+    }
+}
+
+/// Whether PostgreSQL gave up on the transaction to resolve a conflict with a
+/// concurrent one (a deadlock, 40P01, or a serialisation failure, 40001):
+/// nothing was written, and the same request may well succeed again.
+fn is_concurrency_conflict(error: &DbErr) -> bool {
+    match error {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                sqlx::Error::Database(database) => {
+                    matches!(database.code().as_deref(), Some("40P01" | "40001"))
+                }
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 

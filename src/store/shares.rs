@@ -2,11 +2,12 @@
 //! they are written a batch at a time: one transaction records many shares,
 //! their totals and their events, and one commit makes them all durable.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
     sea_query::{Alias, Expr, ExprTrait, OnConflict, Query},
 };
 
@@ -24,6 +25,9 @@ use crate::{
     error::Error,
 };
 
+/// Key of the PostgreSQL advisory lock share batches take turns on ("shar").
+const SHARE_BATCH_LOCK: i64 = 0x7368_6172;
+
 /// The result of one share in a batch: recorded (counted or not), or
 /// refused on its own without failing the others.
 pub type ShareResult = Result<ShareOutcome, Error>;
@@ -35,6 +39,13 @@ impl Store {
     /// was recorded.
     pub async fn record_shares(&self, batch: Vec<NewShare>) -> Result<Vec<ShareResult>, Error> {
         let txn = self.begin_write().await?;
+        // Whether a share counts depends on the shares before it: batches from
+        // several server processes must not both count the same repeat. On
+        // PostgreSQL they take turns (SQLite's writers always do).
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({SHARE_BATCH_LOCK})"))
+                .await?;
+        }
         let now = self.now();
         let article_ids: HashSet<&str> = batch
             .iter()
@@ -56,7 +67,8 @@ impl Store {
 
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut rows = Vec::new();
-        let mut totals: HashMap<(String, ShareChannel), i64> = HashMap::new();
+        // Sorted, so that every batch locks the totals' rows in one order.
+        let mut totals: BTreeMap<(String, &'static str), i64> = BTreeMap::new();
         let mut records = Vec::new();
         for share in batch {
             match statuses.get(&share.article_id) {
@@ -87,7 +99,7 @@ impl Store {
             };
             if counted {
                 *totals
-                    .entry((share.article_id.clone(), share.channel))
+                    .entry((share.article_id.clone(), share.channel.as_str()))
                     .or_insert(0) += 1;
             }
             records.push(ShareRecord {
@@ -242,11 +254,17 @@ async fn recent_counted_shares(
     if hashes.is_empty() {
         return Ok(HashSet::new());
     }
+    let articles: HashSet<&str> = batch
+        .iter()
+        .filter(|share| share.client_hash.is_some())
+        .map(|share| share.article_id.as_str())
+        .collect();
     let recent: Vec<(String, String, Option<String>)> = shares::Entity::find()
         .select_only()
         .column(shares::Column::ArticleId)
         .column(shares::Column::Channel)
         .column(shares::Column::ClientHash)
+        .filter(shares::Column::ArticleId.is_in(articles.iter().copied()))
         .filter(shares::Column::Counted.eq(true))
         .filter(shares::Column::ClientHash.is_in(hashes.iter().copied()))
         .filter(shares::Column::CreateTime.gt(now - repeat_window()))
@@ -265,13 +283,13 @@ async fn recent_counted_shares(
 async fn add_to_totals(
     conn: &impl ConnectionTrait,
     article_id: &str,
-    channel: ShareChannel,
+    channel: &str,
     count: i64,
     now: DateTime<Utc>,
 ) -> Result<(), sea_orm::DbErr> {
     let total = share_totals::ActiveModel {
         article_id: Set(article_id.to_owned()),
-        channel: Set(channel.as_str().to_owned()),
+        channel: Set(channel.to_owned()),
         count: Set(count),
         first_time: Set(now),
         last_time: Set(now),

@@ -4,10 +4,12 @@
 mod articles;
 mod authors;
 mod bad_input;
+mod comment_safety;
 mod comments;
 mod concurrency;
 mod events;
 mod lifecycle;
+mod moderation;
 mod paging;
 mod published_view;
 mod revisions;

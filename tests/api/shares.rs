@@ -374,3 +374,69 @@ async fn the_top_shared_list_ranks_published_articles_in_a_window() {
         .expect_err("since is required");
     assert_invalid(&status, "since");
 }
+
+#[tokio::test]
+async fn a_repeat_through_another_server_does_not_count_and_sections_filter_the_top_list() {
+    let a = TestApp::spawn().await;
+    let b = a
+        .another_server(std::sync::Arc::new(newsdesk::domain::clock::SystemClock))
+        .await;
+    let article = published(&a, "خبر على خادمين").await;
+    assert!(
+        share(&a, &article.id, pb::ShareChannel::Email, "browser-7")
+            .await
+            .expect("first")
+            .counted
+    );
+    assert!(
+        !share(&b, &article.id, pb::ShareChannel::Email, "browser-7")
+            .await
+            .expect("repeat")
+            .counted
+    );
+    assert_eq!(stats(&b, &article.id).await.total, 1);
+
+    let sport = {
+        let desk = a.author("قسم الرياضة", pb::AuthorKind::Desk).await;
+        let draft = a
+            .article(pb::Article {
+                section: "رياضة".into(),
+                ..crate::support::draft("مباراة", &desk)
+            })
+            .await;
+        a.articles
+            .clone()
+            .publish_article(pb::PublishArticleRequest {
+                id: draft.id.clone(),
+                etag: String::new(),
+                publish_time: None,
+            })
+            .await
+            .expect("publish")
+            .into_inner()
+    };
+    share(&a, &sport.id, pb::ShareChannel::X, "")
+        .await
+        .expect("share");
+    let since = Timestamp {
+        seconds: 0,
+        nanos: 0,
+    };
+    let top = a
+        .shares
+        .clone()
+        .list_top_shared(pb::ListTopSharedRequest {
+            since: Some(since),
+            section: "رياضة".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("top in a section")
+        .into_inner()
+        .articles;
+    let ids: Vec<&str> = top
+        .iter()
+        .filter_map(|entry| entry.article.as_ref().map(|a| a.id.as_str()))
+        .collect();
+    assert_eq!(ids, [sport.id.as_str()]);
+}

@@ -255,3 +255,53 @@ async fn a_watcher_on_one_server_sees_events_written_through_another() {
     let event = next_event(&mut stream).await;
     assert_eq!(event.article_id, article.id);
 }
+
+#[tokio::test]
+async fn a_filtered_watch_finds_its_events_past_pages_of_others_and_still_gets_heartbeats() {
+    let app = TestApp::spawn().await;
+    let article = published(&app, "خبر يكثر تداوله").await;
+    let mut shares = app.shares.clone();
+    let article_id = article.id.clone();
+    let share = move || pb::RecordShareRequest {
+        article_id: article_id.clone(),
+        channel: pb::ShareChannel::X.into(),
+        client_id: String::new(),
+        referrer: String::new(),
+    };
+    // More than a page of events the filter skips, then the one it wants.
+    for _ in 0..150 {
+        shares.record_share(share()).await.expect("share");
+    }
+    let wanted = post(&app, comment(&article.id, "", "قارئ", "تعليق"))
+        .await
+        .expect("comment");
+    let mut stream = watch(&app, 0, &["comment.created"]).await;
+    let event = next_event(&mut stream).await;
+    assert_eq!(event.r#type, "comment.created");
+    match event.payload {
+        Some(pb::event::Payload::Comment(created)) => {
+            assert_eq!(created.comment.map(|c| c.id), Some(wanted.id));
+        }
+        other => panic!("a comment event, not {other:?}"),
+    }
+
+    // Shares keep the feed busy, but none pass the filter: heartbeats do.
+    let busy = tokio::spawn(async move {
+        for _ in 0..40 {
+            let _ = shares.record_share(share()).await;
+        }
+    });
+    let message = tokio::time::timeout(Duration::from_secs(30), stream.message())
+        .await
+        .expect("a message within 30 s")
+        .expect("healthy")
+        .expect("open");
+    assert!(
+        matches!(
+            message.kind,
+            Some(pb::watch_events_response::Kind::Heartbeat(_))
+        ),
+        "{message:?}"
+    );
+    busy.await.expect("sharer");
+}

@@ -5,7 +5,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QuerySelect, Set,
+    QueryFilter, QuerySelect, Set, sea_query::LockType,
 };
 
 use super::{
@@ -429,7 +429,7 @@ async fn slug_in_use(
 /// (SQLite's write transaction already excludes other writers).
 async fn lock_article(conn: &impl ConnectionTrait, id: &str) -> Result<articles::Model, Error> {
     articles::Entity::find_by_id(id.to_owned())
-        .lock_exclusive()
+        .lock(LockType::NoKeyUpdate)
         .one(conn)
         .await?
         .ok_or_else(|| article_not_found(id))

@@ -1,20 +1,22 @@
-//! Comments in the database: posting (with the moderation policy's verdict
-//! and the author's history read in the same transaction), threaded reads for
-//! readers, the moderation queue, moderation and deletion. The article's
-//! count of approved comments moves in the same transaction as the comment.
+//! Writing comments: posting under the moderation policy, moderating and
+//! deleting, each with the article's comment count and the event in the same
+//! transaction.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, ExprTrait},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Set,
+    sea_query::{Expr, ExprTrait, LockType},
 };
 
 use super::{
-    Store,
-    entities::{articles, comments},
-    events::append_event,
-    request_ids::Creation,
+    super::{
+        Store,
+        entities::{articles, comments},
+        events::append_event,
+        request_ids::Creation,
+    },
+    comment_from_row, comment_not_found,
 };
 use crate::{
     domain::{
@@ -26,29 +28,12 @@ use crate::{
             AuthorHistory, ModerationPolicy, body_fingerprint, commenter_key, initial_verdict,
             repeat_window,
         },
-        paging::{Cursor, split_page},
         validation::Violations,
     },
     error::Error,
 };
 
 const REQUEST_SCOPE: &str = "comments";
-
-/// The orders a thread list can take: threads oldest or newest first, each
-/// thread's replies always after it, oldest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ThreadOrder {
-    OldestFirst,
-    NewestFirst,
-}
-
-/// One page of comments, and where the next one starts (`None` on the last
-/// page).
-#[derive(Debug)]
-pub struct CommentPage {
-    pub comments: Vec<Comment>,
-    pub next: Option<Cursor>,
-}
 
 impl Store {
     /// Posts a comment on a published article that takes comments. The
@@ -91,12 +76,15 @@ impl Store {
                 .count(&txn)
                 .await?
                 > 0,
-            marked_spam_before: comments::Entity::find()
-                .filter(comments::Column::AuthorKey.eq(&author_key))
-                .filter(comments::Column::Status.eq(CommentStatus::Spam.as_str()))
-                .count(&txn)
-                .await?
-                > 0,
+            // Only an address identifies a commenter well enough to hold
+            // their later comments as spam: a name alone is anyone's.
+            marked_spam_before: !new.author_email.is_empty()
+                && comments::Entity::find()
+                    .filter(comments::Column::AuthorKey.eq(&author_key))
+                    .filter(comments::Column::Status.eq(CommentStatus::Spam.as_str()))
+                    .count(&txn)
+                    .await?
+                    > 0,
         };
         let verdict = initial_verdict(policy, &new, history);
         let NewComment {
@@ -137,122 +125,6 @@ impl Store {
         record_comment_change(&txn, &comment, CommentChange::Created, None, "", now).await?;
         self.commit(txn).await?;
         Ok(comment)
-    }
-
-    /// A comment, whatever its status (for the moderators, and for a retried
-    /// create).
-    pub async fn find_comment(&self, id: &str) -> Result<Comment, Error> {
-        let row = comments::Entity::find_by_id(id.to_owned())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| comment_not_found(id))?;
-        comment_from_row(row)
-    }
-
-    /// A comment as readers may see it: approved and not deleted, or a
-    /// tombstone holding visible replies together, on a readable article.
-    pub async fn find_visible_comment(&self, id: &str) -> Result<Comment, Error> {
-        let row = comments::Entity::find_by_id(id.to_owned())
-            .filter(shown_to_readers())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| comment_not_found(id))?;
-        require_readable_article(&self.db, &row.article_id).await?;
-        comment_from_row(row)
-    }
-
-    /// Up to `size` of an article's comments as readers see them, in thread
-    /// order after `cursor`: approved comments, and tombstones for hidden ones
-    /// that still have visible replies.
-    pub async fn list_comments(
-        &self,
-        article_id: &str,
-        order: ThreadOrder,
-        cursor: Option<&Cursor>,
-        size: u64,
-    ) -> Result<CommentPage, Error> {
-        require_readable_article(&self.db, article_id).await?;
-        let thread_direction = match order {
-            ThreadOrder::OldestFirst => Order::Asc,
-            ThreadOrder::NewestFirst => Order::Desc,
-        };
-        let mut query = comments::Entity::find()
-            .filter(comments::Column::ArticleId.eq(article_id))
-            .filter(shown_to_readers());
-        if let Some(cursor) = cursor {
-            query = query.filter(after_thread_cursor(order, cursor)?);
-        }
-        let rows = query
-            .order_by(comments::Column::ThreadTime, thread_direction.clone())
-            .order_by(comments::Column::ThreadId, thread_direction)
-            .order_by(comments::Column::Path, Order::Asc)
-            .limit(size + 1)
-            .all(&self.db)
-            .await?;
-        let (rows, has_more) = split_page(rows, size);
-        let next = rows.last().filter(|_| has_more).map(|last| Cursor {
-            time_micros: Some(last.thread_time.timestamp_micros()),
-            number: None,
-            id: last.thread_id.clone(),
-            key: Some(last.path.clone()),
-        });
-        Ok(CommentPage {
-            comments: rows
-                .into_iter()
-                .map(comment_from_row)
-                .collect::<Result<_, _>>()?,
-            next,
-        })
-    }
-
-    /// Up to `size` comments in `status` (on one article, when given), oldest
-    /// first after `cursor`, for the moderators. Deleted comments are gone
-    /// from the queue.
-    pub async fn list_comments_for_moderation(
-        &self,
-        status: CommentStatus,
-        article_id: Option<&str>,
-        cursor: Option<&Cursor>,
-        size: u64,
-    ) -> Result<CommentPage, Error> {
-        let mut query = comments::Entity::find()
-            .filter(comments::Column::Status.eq(status.as_str()))
-            .filter(comments::Column::DeleteTime.is_null());
-        if let Some(article_id) = article_id {
-            query = query.filter(comments::Column::ArticleId.eq(article_id));
-        }
-        if let Some(cursor) = cursor {
-            let time = cursor
-                .time()
-                .ok_or_else(|| Violations::single("page_token", "is malformed"))?;
-            query = query.filter(
-                Expr::tuple([
-                    Expr::col(comments::Column::CreateTime),
-                    Expr::col(comments::Column::Id),
-                ])
-                .gt(Expr::tuple([Expr::val(time), Expr::val(cursor.id.clone())])),
-            );
-        }
-        let rows = query
-            .order_by_asc(comments::Column::CreateTime)
-            .order_by_asc(comments::Column::Id)
-            .limit(size + 1)
-            .all(&self.db)
-            .await?;
-        let (rows, has_more) = split_page(rows, size);
-        let next = rows.last().filter(|_| has_more).map(|last| Cursor {
-            time_micros: Some(last.create_time.timestamp_micros()),
-            number: None,
-            id: last.id.clone(),
-            key: None,
-        });
-        Ok(CommentPage {
-            comments: rows
-                .into_iter()
-                .map(comment_from_row)
-                .collect::<Result<_, _>>()?,
-            next,
-        })
     }
 
     /// A moderator's decision: the comment's new status and its reason, and
@@ -381,47 +253,6 @@ fn sort_key(time: DateTime<Utc>, id: &str) -> String {
     format!("{:016x}-{id}", Ord::max(time.timestamp_micros(), 0))
 }
 
-/// Comments readers see: approved and not deleted, or hidden (deleted, or
-/// not approved) but with a visible reply somewhere below, as a tombstone.
-fn shown_to_readers() -> Condition {
-    let visible = Condition::all()
-        .add(comments::Column::Status.eq(CommentStatus::Approved.as_str()))
-        .add(comments::Column::DeleteTime.is_null());
-    // A descendant's path starts with this comment's path and a `/`; the
-    // keys in paths are hex, `-` and `/`, none of them LIKE wildcards.
-    Condition::any().add(visible).add(Expr::cust(format!(
-        "EXISTS (SELECT 1 FROM comments AS reply \
-         WHERE reply.thread_id = comments.thread_id \
-         AND reply.path LIKE comments.path || '/%' \
-         AND reply.status = '{approved}' AND reply.delete_time IS NULL)",
-        approved = CommentStatus::Approved.as_str()
-    )))
-}
-
-/// Comments after `cursor` in thread order: threads in `order`, then the
-/// path within a thread, always ascending.
-fn after_thread_cursor(order: ThreadOrder, cursor: &Cursor) -> Result<Condition, Error> {
-    let malformed = || Error::from(Violations::single("page_token", "is malformed"));
-    let time = cursor.time().ok_or_else(malformed)?;
-    let path = cursor.key.clone().ok_or_else(malformed)?;
-    let thread = || {
-        Expr::tuple([
-            Expr::col(comments::Column::ThreadTime),
-            Expr::col(comments::Column::ThreadId),
-        ])
-    };
-    let at = || Expr::tuple([Expr::val(time), Expr::val(cursor.id.clone())]);
-    let later_thread = match order {
-        ThreadOrder::OldestFirst => thread().gt(at()),
-        ThreadOrder::NewestFirst => thread().lt(at()),
-    };
-    Ok(Condition::any().add(later_thread).add(
-        Condition::all()
-            .add(thread().eq(at()))
-            .add(comments::Column::Path.gt(path)),
-    ))
-}
-
 /// The article row, locked, if comments may be posted on it now: it exists
 /// and is not deleted (NOT_FOUND), is published and takes comments
 /// (FAILED_PRECONDITION otherwise).
@@ -430,7 +261,7 @@ async fn lock_commentable_article(
     article_id: &str,
 ) -> Result<(), Error> {
     let article = articles::Entity::find_by_id(article_id.to_owned())
-        .lock_exclusive()
+        .lock(LockType::NoKeyUpdate)
         .one(txn)
         .await?
         .filter(|article| article.delete_time.is_none())
@@ -450,27 +281,6 @@ async fn lock_commentable_article(
     }
 }
 
-/// NOT_FOUND unless readers can see the article (published or archived,
-/// not deleted).
-async fn require_readable_article(
-    conn: &impl ConnectionTrait,
-    article_id: &str,
-) -> Result<(), Error> {
-    let readable = articles::Entity::find_by_id(article_id.to_owned())
-        .one(conn)
-        .await?
-        .filter(|article| article.delete_time.is_none())
-        .and_then(|article| ArticleStatus::parse(&article.status))
-        .is_some_and(ArticleStatus::is_readable);
-    if readable {
-        Ok(())
-    } else {
-        Err(Error::NotFound(format!(
-            "article {article_id} does not exist"
-        )))
-    }
-}
-
 /// The comment row, locked, if it exists, is not deleted, and `etag` is
 /// current.
 async fn lock_current_comment(
@@ -479,7 +289,7 @@ async fn lock_current_comment(
     etag: &str,
 ) -> Result<comments::Model, Error> {
     let row = comments::Entity::find_by_id(id.to_owned())
-        .lock_exclusive()
+        .lock(LockType::NoKeyUpdate)
         .one(txn)
         .await?
         .filter(|row| row.delete_time.is_none())
@@ -529,51 +339,4 @@ async fn record_comment_change(
         },
     )
     .await
-}
-
-fn comment_from_row(row: comments::Model) -> Result<Comment, Error> {
-    let comments::Model {
-        id,
-        article_id,
-        parent_id,
-        depth,
-        thread_id: _,
-        thread_time: _,
-        path: _,
-        author_name,
-        author_email,
-        author_key: _,
-        body,
-        body_html,
-        body_fingerprint: _,
-        status,
-        moderation_reason,
-        create_time,
-        update_time,
-        delete_time,
-        version,
-    } = row;
-    let status = CommentStatus::parse(&status).ok_or_else(|| {
-        Error::Internal(format!("comment {id} has the unknown status `{status}`"))
-    })?;
-    Ok(Comment {
-        id,
-        article_id,
-        parent_id,
-        depth: u8::try_from(depth).unwrap_or(u8::MAX),
-        author_name,
-        author_email,
-        body,
-        body_html,
-        status,
-        moderation_reason,
-        create_time,
-        update_time,
-        delete_time,
-        version,
-    })
-}
-
-fn comment_not_found(id: &str) -> Error {
-    Error::NotFound(format!("comment {id} does not exist"))
 }
