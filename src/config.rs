@@ -1,9 +1,9 @@
-//! The command line: `newsdesk [serve] [OPTIONS]`, every option with an
-//! environment-variable fallback.
+//! The command line: `newsdesk [serve] [OPTIONS]` and `newsdesk keys ...`,
+//! every option with an environment-variable fallback.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::store::StoreOptions;
 
@@ -21,29 +21,39 @@ pub struct Cli {
     /// Options for `serve`, which runs when no subcommand is given.
     #[command(flatten)]
     serve: ServeArgs,
+    /// Log lines as text for people, or JSON for log collectors.
+    #[arg(long, env = "NEWSDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
 }
 
 impl Cli {
     /// The command to run: `serve` unless another was named.
     pub fn command(self) -> Command {
-        self.command.unwrap_or(Command::Serve(self.serve))
+        self.command
+            .unwrap_or_else(|| Command::Serve(Box::new(self.serve)))
     }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// What newsdesk can do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the gRPC API (the default): runs pending migrations, then listens.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Manage API keys straight in the database (how the first admin key is
+    /// made).
+    Keys(KeysArgs),
 }
 
-/// Options of `newsdesk serve`.
+/// Where the database is.
 #[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
-    /// Address to listen on for gRPC.
-    #[arg(long, env = "NEWSDESK_LISTEN", default_value = "127.0.0.1:50051")]
-    pub listen: SocketAddr,
-
+pub struct DatabaseArgs {
     /// Database URL: `sqlite://FILE?mode=rwc` (created if missing) or
     /// `postgres://USER@HOST:PORT/DB`.
     #[arg(
@@ -61,6 +71,28 @@ pub struct ServeArgs {
     /// with UNAVAILABLE.
     #[arg(long, env = "NEWSDESK_DB_TIMEOUT", default_value = "5s", value_parser = positive_duration)]
     pub db_timeout: Duration,
+}
+
+impl DatabaseArgs {
+    /// How to reach the database.
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            url: self.database_url.clone(),
+            max_connections: self.db_max_connections,
+            acquire_timeout: self.db_timeout,
+        }
+    }
+}
+
+/// Options of `newsdesk serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on for gRPC (and gRPC-Web).
+    #[arg(long, env = "NEWSDESK_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 
     /// How often the health service checks the database.
     #[arg(long, env = "NEWSDESK_HEALTH_INTERVAL", default_value = "2s", value_parser = positive_duration)]
@@ -85,10 +117,107 @@ pub struct ServeArgs {
     #[arg(long, env = "NEWSDESK_BLOCKED_TERMS", value_delimiter = ',')]
     pub blocked_terms: Vec<String>,
 
+    /// The longest a request may run; a shorter `grpc-timeout` from the
+    /// client wins. A request cut short writes nothing.
+    #[arg(long, env = "NEWSDESK_REQUEST_TIMEOUT", default_value = "30s", value_parser = positive_duration)]
+    pub request_timeout: Duration,
+
+    /// Requests served at once; more are refused at once with
+    /// RESOURCE_EXHAUSTED instead of queueing.
+    #[arg(long, env = "NEWSDESK_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
+    pub max_concurrent_requests: usize,
+
+    /// Requests per second each API key may make (0: no limit).
+    #[arg(long, env = "NEWSDESK_KEY_RATE_LIMIT", default_value_t = 100)]
+    pub key_rate_limit: u32,
+
+    /// Comments and shares per minute each anonymous client IP may post
+    /// (0: no limit).
+    #[arg(
+        long,
+        env = "NEWSDESK_ANONYMOUS_WRITE_RATE_LIMIT",
+        default_value_t = 60
+    )]
+    pub anonymous_write_rate_limit: u32,
+
+    /// The largest request message, in bytes.
+    #[arg(long, env = "NEWSDESK_MAX_MESSAGE_SIZE", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_size: usize,
+
+    /// Browser origins allowed to call the API through gRPC-Web, such as
+    /// `https://news.example` (repeat the option, or separate with commas).
+    #[arg(
+        long = "cors-origin",
+        env = "NEWSDESK_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// The server's TLS certificate chain (PEM); with `--tls-key`, the server
+    /// speaks TLS only.
+    #[arg(long, env = "NEWSDESK_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The server's TLS private key (PEM).
+    #[arg(long, env = "NEWSDESK_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require client certificates signed by this CA (PEM).
+    #[arg(long, env = "NEWSDESK_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Serve gRPC server reflection (`--reflection=false` for public
+    /// deployments).
+    #[arg(long, env = "NEWSDESK_REFLECTION", default_value_t = true, action = ArgAction::Set)]
+    pub reflection: bool,
+
+    /// Address for Prometheus metrics over HTTP (`/metrics`); off unless set.
+    #[arg(long, env = "NEWSDESK_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// How long a shutdown waits for in-flight requests before closing
     /// the remaining connections.
     #[arg(long, env = "NEWSDESK_SHUTDOWN_GRACE", default_value = "10s", value_parser = positive_duration)]
     pub shutdown_grace: Duration,
+}
+
+impl ServeArgs {
+    /// A rate limit from its option: 0 turns it off.
+    pub fn rate(limit: u32) -> Option<NonZeroU32> {
+        NonZeroU32::new(limit)
+    }
+}
+
+/// `newsdesk keys ...`.
+#[derive(Debug, Clone, Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// What `newsdesk keys` can do.
+#[derive(Debug, Clone, Subcommand)]
+pub enum KeysCommand {
+    /// Make a key and print its token, once.
+    Create {
+        /// What the key is for, such as `ops`.
+        #[arg(long)]
+        name: String,
+        /// admin, editor, writer or subscriber.
+        #[arg(long)]
+        role: String,
+        /// For a writer's key: the author the writer writes as.
+        #[arg(long)]
+        author_id: Option<String>,
+    },
+    /// Revoke a key: its token stops working at once.
+    Revoke {
+        /// The key's id.
+        id: String,
+    },
 }
 
 /// A duration such as `500ms` or `2s`, more than zero: a zero interval would
@@ -98,17 +227,6 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
         Ok(duration) if duration.is_zero() => Err("must be more than zero".into()),
         Ok(duration) => Ok(duration),
         Err(error) => Err(error.to_string()),
-    }
-}
-
-impl ServeArgs {
-    /// How to reach the database.
-    pub fn store_options(&self) -> StoreOptions {
-        StoreOptions {
-            url: self.database_url.clone(),
-            max_connections: self.db_max_connections,
-            acquire_timeout: self.db_timeout,
-        }
     }
 }
 
@@ -124,17 +242,39 @@ mod tests {
 
     #[test]
     fn plain_newsdesk_and_newsdesk_serve_both_serve() {
-        let Command::Serve(plain) = parse(&["newsdesk", "--listen", "127.0.0.1:6000"]);
+        let Command::Serve(plain) = parse(&["newsdesk", "--listen", "127.0.0.1:6000"]) else {
+            panic!("serve");
+        };
         assert_eq!(plain.listen, "127.0.0.1:6000".parse().expect("address"));
-        let Command::Serve(serve) =
-            parse(&["newsdesk", "serve", "--database-url", "sqlite::memory:"]);
-        assert_eq!(serve.database_url, "sqlite::memory:");
+        assert!(plain.reflection);
+        let Command::Serve(serve) = parse(&[
+            "newsdesk",
+            "serve",
+            "--database-url",
+            "sqlite::memory:",
+            "--reflection=false",
+        ]) else {
+            panic!("serve");
+        };
+        assert_eq!(serve.database.database_url, "sqlite::memory:");
         assert_eq!(serve.shutdown_grace, Duration::from_secs(10));
+        assert!(!serve.reflection);
     }
 
     #[test]
-    fn zero_intervals_are_refused() {
+    fn keys_create_takes_a_name_and_a_role() {
+        let Command::Keys(keys) = parse(&[
+            "newsdesk", "keys", "create", "--name", "ops", "--role", "admin",
+        ]) else {
+            panic!("keys");
+        };
+        assert!(matches!(keys.command, KeysCommand::Create { ref name, .. } if name == "ops"));
+    }
+
+    #[test]
+    fn zero_intervals_and_half_a_tls_setup_are_refused() {
         assert!(Cli::try_parse_from(["newsdesk", "--feed-poll-interval", "0s"]).is_err());
         assert!(Cli::try_parse_from(["newsdesk", "--scheduler-tick", "250ms"]).is_ok());
+        assert!(Cli::try_parse_from(["newsdesk", "--tls-cert", "cert.pem"]).is_err());
     }
 }

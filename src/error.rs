@@ -35,6 +35,18 @@ pub enum Error {
     /// stopping; retrying may help.
     #[error("{0}")]
     Unavailable(String),
+    /// The request needs an API key, and has none that is valid.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The API key is valid, but its role may not do this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// Too many requests: the caller may try again after `retry_after`.
+    #[error("{message}")]
+    ResourceExhausted {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// A bug or an unexpected failure; logged, never shown to clients.
     #[error("{0}")]
     Internal(String),
@@ -87,6 +99,16 @@ impl From<Error> for tonic::Status {
                 tracing::warn!(%cause, "request failed: unavailable");
                 tonic::Status::unavailable("the service is unavailable; retry later")
             }
+            Error::Unauthenticated(message) => tonic::Status::unauthenticated(message),
+            Error::PermissionDenied(message) => tonic::Status::permission_denied(message),
+            Error::ResourceExhausted {
+                message,
+                retry_after,
+            } => tonic::Status::with_error_details(
+                Code::ResourceExhausted,
+                message,
+                ErrorDetails::with_retry_info(Some(retry_after)),
+            ),
             Error::Internal(cause) => {
                 tracing::error!(%cause, "request failed: internal error");
                 tonic::Status::internal("internal error")

@@ -6,6 +6,7 @@
 //! - `server`: the tonic server with health and reflection; `config`: the command line.
 //! - `scheduler`: the task that publishes scheduled articles when they fall due.
 //! - `events/`: the live change feed behind WatchEvents; `shares`: group commit for shares.
+//! - `middleware/`: the tower layers (authentication, rate limits, tracing and metrics, origins).
 //! - `error`: the one error type and its mapping to `tonic::Status`.
 
 pub mod api;
@@ -13,6 +14,8 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod keys;
+pub mod middleware;
 pub mod proto;
 pub mod scheduler;
 pub mod server;

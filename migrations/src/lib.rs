@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261129_000001_create_authors_and_articles;
 mod m20261129_000002_add_workflow_revisions_and_events;
 mod m20261129_000003_add_comments_and_shares;
+mod m20261129_000004_add_api_keys_and_actors;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_create_authors_and_articles::Migration),
             Box::new(m20261129_000002_add_workflow_revisions_and_events::Migration),
             Box::new(m20261129_000003_add_comments_and_shares::Migration),
+            Box::new(m20261129_000004_add_api_keys_and_actors::Migration),
         ]
     }
 }

@@ -3,10 +3,12 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    convert::author_to_pb, lookup_slug, mask_paths, request_id, required, resource_id, respond,
+    convert::author_to_pb, lookup_slug, mask_paths, principal, request_id, required, resource_id,
+    respond,
 };
 use crate::{
     domain::{
+        access::Actor,
         author::{AuthorField, AuthorInput, AuthorKind, validate_new_author},
         paging::{Cursor, QueryKey, page_size},
         update_mask::parse_update_mask,
@@ -24,11 +26,16 @@ pub struct AuthorApi {
 }
 
 impl AuthorApi {
+    /// The service, over `store`.
     pub fn new(store: Store) -> Self {
         Self { store }
     }
 
-    async fn create(&self, request: pb::CreateAuthorRequest) -> Result<pb::Author, Error> {
+    async fn create(
+        &self,
+        actor: &Actor,
+        request: pb::CreateAuthorRequest,
+    ) -> Result<pb::Author, Error> {
         let pb::CreateAuthorRequest {
             author,
             request_id: raw_request_id,
@@ -39,7 +46,7 @@ impl AuthorApi {
         let fields = validate_new_author(input).map_err(|v| v.within("author"))?;
         let author = self
             .store
-            .insert_author(fields, request_id.as_deref())
+            .insert_author(actor, fields, request_id.as_deref())
             .await?;
         Ok(author_to_pb(author))
     }
@@ -90,7 +97,11 @@ impl AuthorApi {
         })
     }
 
-    async fn update(&self, request: pb::UpdateAuthorRequest) -> Result<pb::Author, Error> {
+    async fn update(
+        &self,
+        actor: &Actor,
+        request: pb::UpdateAuthorRequest,
+    ) -> Result<pb::Author, Error> {
         let pb::UpdateAuthorRequest {
             author,
             update_mask,
@@ -101,16 +112,16 @@ impl AuthorApi {
         let id = resource_id("author.id", &identity.id)?;
         let author = self
             .store
-            .update_author(&id, &identity.etag, input, &mask)
+            .update_author(actor, &id, &identity.etag, input, &mask)
             .await
             .map_err(|error| error.within("author"))?;
         Ok(author_to_pb(author))
     }
 
-    async fn delete(&self, request: pb::DeleteAuthorRequest) -> Result<(), Error> {
+    async fn delete(&self, actor: &Actor, request: pb::DeleteAuthorRequest) -> Result<(), Error> {
         let pb::DeleteAuthorRequest { id, etag } = request;
         self.store
-            .delete_author(&resource_id("id", &id)?, &etag)
+            .delete_author(actor, &resource_id("id", &id)?, &etag)
             .await
     }
 }
@@ -121,7 +132,8 @@ impl AuthorService for AuthorApi {
         &self,
         request: Request<pb::CreateAuthorRequest>,
     ) -> Result<Response<pb::Author>, Status> {
-        respond(self.create(request.into_inner()).await)
+        let actor = principal(&request).actor();
+        respond(self.create(&actor, request.into_inner()).await)
     }
 
     async fn get_author(
@@ -142,14 +154,16 @@ impl AuthorService for AuthorApi {
         &self,
         request: Request<pb::UpdateAuthorRequest>,
     ) -> Result<Response<pb::Author>, Status> {
-        respond(self.update(request.into_inner()).await)
+        let actor = principal(&request).actor();
+        respond(self.update(&actor, request.into_inner()).await)
     }
 
     async fn delete_author(
         &self,
         request: Request<pb::DeleteAuthorRequest>,
     ) -> Result<Response<()>, Status> {
-        respond(self.delete(request.into_inner()).await)
+        let actor = principal(&request).actor();
+        respond(self.delete(&actor, request.into_inner()).await)
     }
 }
 

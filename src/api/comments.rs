@@ -6,10 +6,11 @@ use tonic::{Request, Response, Status};
 
 use super::{
     convert::{Audience, comment_to_pb},
-    request_id, required, resource_id, respond,
+    principal, request_id, required, resource_id, respond,
 };
 use crate::{
     domain::{
+        access::Actor,
         comment::{CommentInput, CommentStatus, ModerationDecision, validate_new_comment},
         moderation::ModerationPolicy,
         paging::{QueryKey, page_size},
@@ -35,6 +36,7 @@ pub struct CommentApi {
 }
 
 impl CommentApi {
+    /// The service, over `store`, under `policy`.
     pub fn new(store: Store, policy: ModerationPolicy) -> Self {
         Self {
             store,
@@ -42,7 +44,11 @@ impl CommentApi {
         }
     }
 
-    async fn create(&self, request: pb::CreateCommentRequest) -> Result<pb::Comment, Error> {
+    async fn create(
+        &self,
+        actor: &Actor,
+        request: pb::CreateCommentRequest,
+    ) -> Result<pb::Comment, Error> {
         let pb::CreateCommentRequest {
             comment,
             request_id: raw_request_id,
@@ -63,6 +69,7 @@ impl CommentApi {
             etag: _,
             tombstone: _,
             moderation_reason: _,
+            moderator: _,
         } = required(comment, "comment")?;
         let article_id = resource_id("comment.article_id", &article_id)?;
         let new = validate_new_comment(CommentInput {
@@ -74,7 +81,7 @@ impl CommentApi {
         .map_err(|violations| violations.within("comment"))?;
         let comment = self
             .store
-            .insert_comment(&article_id, new, &self.policy, request_id.as_deref())
+            .insert_comment(actor, &article_id, new, &self.policy, request_id.as_deref())
             .await
             .map_err(|error| error.within("comment"))?;
         // The poster sees what became of their comment (held or not), but
@@ -179,7 +186,11 @@ impl CommentApi {
         })
     }
 
-    async fn moderate(&self, request: pb::ModerateCommentRequest) -> Result<pb::Comment, Error> {
+    async fn moderate(
+        &self,
+        actor: &Actor,
+        request: pb::ModerateCommentRequest,
+    ) -> Result<pb::Comment, Error> {
         let pb::ModerateCommentRequest {
             id,
             decision,
@@ -203,15 +214,15 @@ impl CommentApi {
         })?;
         let comment = self
             .store
-            .moderate_comment(&id, &etag, decision, &reason)
+            .moderate_comment(actor, &id, &etag, decision, &reason)
             .await?;
         Ok(comment_to_pb(comment, Audience::Moderators))
     }
 
-    async fn delete(&self, request: pb::DeleteCommentRequest) -> Result<(), Error> {
+    async fn delete(&self, actor: &Actor, request: pb::DeleteCommentRequest) -> Result<(), Error> {
         let pb::DeleteCommentRequest { id, etag } = request;
         self.store
-            .delete_comment(&resource_id("id", &id)?, &etag)
+            .delete_comment(actor, &resource_id("id", &id)?, &etag)
             .await
     }
 }
@@ -222,7 +233,8 @@ impl CommentService for CommentApi {
         &self,
         request: Request<pb::CreateCommentRequest>,
     ) -> Result<Response<pb::Comment>, Status> {
-        respond(self.create(request.into_inner()).await)
+        let actor = principal(&request).actor();
+        respond(self.create(&actor, request.into_inner()).await)
     }
 
     async fn get_comment(
@@ -250,13 +262,15 @@ impl CommentService for CommentApi {
         &self,
         request: Request<pb::ModerateCommentRequest>,
     ) -> Result<Response<pb::Comment>, Status> {
-        respond(self.moderate(request.into_inner()).await)
+        let actor = principal(&request).actor();
+        respond(self.moderate(&actor, request.into_inner()).await)
     }
 
     async fn delete_comment(
         &self,
         request: Request<pb::DeleteCommentRequest>,
     ) -> Result<Response<()>, Status> {
-        respond(self.delete(request.into_inner()).await)
+        let actor = principal(&request).actor();
+        respond(self.delete(&actor, request.into_inner()).await)
     }
 }

@@ -195,6 +195,7 @@ pub(super) fn revision_to_pb(revision: ArticleRevision) -> pb::ArticleRevision {
         note,
         status,
         content,
+        actor,
     } = revision;
     let action = match action {
         RevisionAction::Created => pb::RevisionAction::Created,
@@ -218,6 +219,7 @@ pub(super) fn revision_to_pb(revision: ArticleRevision) -> pb::ArticleRevision {
         note,
         status: status_to_pb(status).into(),
         snapshot: Some(snapshot_to_pb(content)),
+        actor,
     }
 }
 
@@ -229,6 +231,7 @@ pub(super) fn event_to_pb(event: Event) -> pb::Event {
         article_id,
         author_id,
         payload,
+        actor,
     } = event;
     let payload = match payload {
         EventPayload::Article(article) => pb::event::Payload::Article(article_to_pb(*article)),
@@ -253,6 +256,7 @@ pub(super) fn event_to_pb(event: Event) -> pb::Event {
         article_id: article_id.unwrap_or_default(),
         author_id: author_id.unwrap_or_default(),
         payload: Some(payload),
+        actor,
     }
 }
 
@@ -290,6 +294,7 @@ pub(super) fn comment_to_pb(comment: Comment, audience: Audience) -> pb::Comment
         update_time,
         delete_time: _,
         version,
+        moderator,
     } = comment;
     // A tombstone says nothing of why its comment is hidden.
     let status = match status {
@@ -315,6 +320,10 @@ pub(super) fn comment_to_pb(comment: Comment, audience: Audience) -> pb::Comment
         tombstone,
         moderation_reason: match audience {
             Audience::Moderators => moderation_reason,
+            Audience::Readers => String::new(),
+        },
+        moderator: match audience {
+            Audience::Moderators => moderator,
             Audience::Readers => String::new(),
         },
     }

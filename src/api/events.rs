@@ -22,6 +22,7 @@ pub struct EventApi {
 }
 
 impl EventApi {
+    /// The service: pages from `store`, live streams from `feed`.
     pub fn new(store: Store, feed: EventFeed) -> Self {
         Self { store, feed }
     }

@@ -6,24 +6,48 @@ mod authors;
 mod comments;
 mod convert;
 mod events;
+mod keys;
 mod shares;
 
 pub use articles::ArticleApi;
 pub use authors::AuthorApi;
 pub use comments::CommentApi;
 pub use events::EventApi;
+pub use keys::KeyApi;
 pub use shares::ShareApi;
 
-use tonic::{Response, Status};
+use tonic::{Request, Response, Status};
 
 use crate::{
     domain::{
+        access::{Denial, Principal},
         slug::is_valid_slug,
         text::{LineRule, nfc},
         validation::Violations,
     },
     error::Error,
 };
+
+/// The caller, as the auth layer found it; anonymous when it found no key
+/// (so a request that somehow skipped the layer gets the least rights).
+fn principal<T>(request: &Request<T>) -> Principal {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or(Principal::Anonymous)
+}
+
+/// The error for a refused call; `what` names the resource for NOT_FOUND.
+fn denied(denial: Denial, what: &str) -> Error {
+    match denial {
+        Denial::Unauthenticated => Error::Unauthenticated(
+            "this request needs an API key: send `authorization: Bearer <token>`".into(),
+        ),
+        Denial::PermissionDenied(reason) => Error::PermissionDenied(reason.into()),
+        Denial::NotFound => Error::NotFound(format!("{what} does not exist")),
+    }
+}
 
 /// A handler's result as tonic wants it; every error maps through `Error`.
 fn respond<T>(result: Result<T, Error>) -> Result<Response<T>, Status> {

@@ -4,10 +4,10 @@ use tonic::{Request, Response, Status};
 
 use super::{
     convert::{article_to_pb, channel_from_pb, share_stats_to_pb, time_from_pb, timestamp},
-    filter_text, resource_id, respond,
+    filter_text, principal, resource_id, respond,
 };
 use crate::{
-    domain::{language::parse_language, share::NewShare, validation::Violations},
+    domain::{access::Actor, language::parse_language, share::NewShare, validation::Violations},
     error::Error,
     proto::{self as pb, share_service_server::ShareService},
     shares::ShareWriter,
@@ -27,12 +27,14 @@ pub struct ShareApi {
 }
 
 impl ShareApi {
+    /// The service: reads from `store`, writes through `writer`.
     pub fn new(store: Store, writer: ShareWriter) -> Self {
         Self { store, writer }
     }
 
     async fn record(
         &self,
+        actor: Actor,
         request: pb::RecordShareRequest,
     ) -> Result<pb::RecordShareResponse, Error> {
         let pb::RecordShareRequest {
@@ -53,7 +55,7 @@ impl ShareApi {
         let channel = violations.into_result(channel)?.ok_or_else(|| {
             Error::Internal("a share channel passed validation without a value".into())
         })?;
-        let share = NewShare::new(article_id, channel, &client_id, &referrer)?;
+        let share = NewShare::new(article_id, channel, &client_id, &referrer, actor)?;
         let outcome = self.writer.record(share).await?;
         Ok(pb::RecordShareResponse {
             counted: outcome.counted,
@@ -130,7 +132,8 @@ impl ShareService for ShareApi {
         &self,
         request: Request<pb::RecordShareRequest>,
     ) -> Result<Response<pb::RecordShareResponse>, Status> {
-        respond(self.record(request.into_inner()).await)
+        let actor = principal(&request).actor();
+        respond(self.record(actor, request.into_inner()).await)
     }
 
     async fn get_share_stats(

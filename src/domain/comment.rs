@@ -107,6 +107,8 @@ pub struct Comment {
     pub update_time: DateTime<Utc>,
     pub delete_time: Option<DateTime<Utc>>,
     pub version: i64,
+    /// The key that last moderated the comment (empty until then).
+    pub moderator: String,
 }
 
 impl Comment {
@@ -125,6 +127,7 @@ impl Comment {
             body: String::new(),
             body_html: String::new(),
             moderation_reason: String::new(),
+            moderator: String::new(),
             ..self
         }
     }

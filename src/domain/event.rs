@@ -121,6 +121,8 @@ pub struct Event {
     pub article_id: Option<String>,
     pub author_id: Option<String>,
     pub payload: EventPayload,
+    /// Who made the change (see `access::Actor`).
+    pub actor: String,
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! revisions and events, text normalisation, slugs, validation, update masks,
 //! paging tokens and etags. Nothing here knows about tonic or sea_orm.
 
+pub mod access;
 pub mod article;
 pub mod article_edit;
 pub mod author;
@@ -10,6 +11,7 @@ pub mod comment;
 pub mod etag;
 pub mod event;
 pub mod fingerprint;
+pub mod key;
 pub mod language;
 pub mod moderation;
 pub mod paging;

@@ -81,4 +81,6 @@ pub struct ArticleRevision {
     pub status: ArticleStatus,
     /// The whole content after the change.
     pub content: ArticleContent,
+    /// Who made the change (see `access::Actor`).
+    pub actor: String,
 }

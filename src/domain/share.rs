@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{text::LineRule, validation::Violations};
+use super::{access::Actor, text::LineRule, validation::Violations};
 
 const CLIENT_ID: LineRule = LineRule {
     field: "client_id",
@@ -81,6 +81,8 @@ pub struct NewShare {
     /// A SHA-256 of the client id, when there was one.
     pub client_hash: Option<String>,
     pub referrer: String,
+    /// Who shared (a reader is `anonymous`).
+    pub actor: Actor,
 }
 
 impl NewShare {
@@ -91,6 +93,7 @@ impl NewShare {
         channel: ShareChannel,
         client_id: &str,
         referrer: &str,
+        actor: Actor,
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let client_id = CLIENT_ID.apply(client_id, &mut violations);
@@ -100,6 +103,7 @@ impl NewShare {
             channel,
             client_hash: (!client_id.is_empty()).then(|| hash_client_id(&client_id)),
             referrer,
+            actor,
         })
     }
 }
@@ -140,23 +144,41 @@ mod tests {
 
     #[test]
     fn client_ids_are_kept_only_as_hashes() {
-        let share = NewShare::new("a".into(), ShareChannel::X, "browser-42", "").expect("valid");
+        let share = NewShare::new(
+            "a".into(),
+            ShareChannel::X,
+            "browser-42",
+            "",
+            Actor::anonymous(),
+        )
+        .expect("valid");
         let hash = share.client_hash.expect("hashed");
         assert_eq!(hash.len(), 64);
         assert!(!hash.contains("browser"));
-        let anonymous = NewShare::new("a".into(), ShareChannel::X, "  ", "").expect("valid");
+        let anonymous = NewShare::new("a".into(), ShareChannel::X, "  ", "", Actor::anonymous())
+            .expect("valid");
         assert_eq!(anonymous.client_hash, None);
     }
 
     #[test]
     fn long_or_multi_line_fields_are_refused() {
-        assert!(NewShare::new("a".into(), ShareChannel::X, &"c".repeat(201), "").is_err());
+        assert!(
+            NewShare::new(
+                "a".into(),
+                ShareChannel::X,
+                &"c".repeat(201),
+                "",
+                Actor::anonymous()
+            )
+            .is_err()
+        );
         assert!(
             NewShare::new(
                 "a".into(),
                 ShareChannel::X,
                 "",
-                "https://x.example/\nSet-Cookie"
+                "https://x.example/\nSet-Cookie",
+                Actor::anonymous(),
             )
             .is_err()
         );

@@ -11,13 +11,14 @@ use sea_orm::{
 use super::{
     Store,
     entities::{article_authors, article_live_authors, authors},
-    events::append_event,
+    events::{NewEvent, append_event},
     inserted,
     request_ids::{Creation, forget_request_ids},
     slugs::{SlugPlacement, SlugTable, place_slug},
 };
 use crate::{
     domain::{
+        access::Actor,
         author::{Author, AuthorField, AuthorFields, AuthorInput, AuthorKind, apply_author_update},
         etag::etag_allows,
         event::{AuthorChange, EventPayload},
@@ -40,6 +41,7 @@ impl Store {
     /// that request created instead.
     pub async fn insert_author(
         &self,
+        actor: &Actor,
         fields: AuthorFields,
         request_id: Option<&str>,
     ) -> Result<Author, Error> {
@@ -66,7 +68,7 @@ impl Store {
             version: 1,
         };
         let author = author_from_row(insert_with_slug(&txn, row, slug).await?)?;
-        record_author_change(&txn, &author, AuthorChange::Created, now).await?;
+        record_author_change(&txn, actor, &author, AuthorChange::Created, now).await?;
         self.commit(txn).await?;
         Ok(author)
     }
@@ -123,6 +125,7 @@ impl Store {
     /// Applies an update to the fields in `mask`, refusing a stale `etag`.
     pub async fn update_author(
         &self,
+        actor: &Actor,
         id: &str,
         etag: &str,
         input: AuthorInput,
@@ -170,13 +173,13 @@ impl Store {
             })?;
         let author = author_from_row(updated)?;
         let updated_at = author.update_time;
-        record_author_change(&txn, &author, AuthorChange::Updated, updated_at).await?;
+        record_author_change(&txn, actor, &author, AuthorChange::Updated, updated_at).await?;
         self.commit(txn).await?;
         Ok(author)
     }
 
     /// Deletes an author that no article credits.
-    pub async fn delete_author(&self, id: &str, etag: &str) -> Result<(), Error> {
+    pub async fn delete_author(&self, actor: &Actor, id: &str, etag: &str) -> Result<(), Error> {
         let txn = self.begin_write().await?;
         let row = lock_author(&txn, id).await?;
         if !etag_allows(etag, &row.id, row.version) {
@@ -206,7 +209,7 @@ impl Store {
             .exec(&txn)
             .await?;
         forget_request_ids(&txn, REQUEST_SCOPE, id).await?;
-        record_author_change(&txn, &author, AuthorChange::Deleted, self.now()).await?;
+        record_author_change(&txn, actor, &author, AuthorChange::Deleted, self.now()).await?;
         self.commit(txn).await?;
         Ok(())
     }
@@ -217,15 +220,19 @@ impl Store {
 /// transaction.
 async fn record_author_change(
     conn: &impl ConnectionTrait,
+    actor: &Actor,
     author: &Author,
     change: AuthorChange,
     occur_time: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     append_event(
         conn,
-        change.event_type(),
-        occur_time,
-        &EventPayload::Author(author.clone()),
+        NewEvent {
+            event_type: change.event_type(),
+            occur_time,
+            payload: EventPayload::Author(author.clone()),
+            actor,
+        },
     )
     .await
 }

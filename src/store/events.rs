@@ -12,7 +12,10 @@ use sea_orm::{
 
 use super::{Store, entities::events};
 use crate::{
-    domain::event::{Event, EventPayload},
+    domain::{
+        access::Actor,
+        event::{Event, EventPayload},
+    },
     error::Error,
 };
 
@@ -32,23 +35,35 @@ const EVENT_ORDER_LOCK: i64 = 0x6e65_7773;
 /// serialised already.
 pub(super) async fn append_event(
     conn: &impl ConnectionTrait,
-    event_type: &str,
-    occur_time: DateTime<Utc>,
-    payload: &EventPayload,
+    event: NewEvent<'_>,
 ) -> Result<(), DbErr> {
-    append_events(conn, &[(event_type, occur_time, payload.clone())]).await
+    append_events(conn, &[event]).await
+}
+
+/// An event to append: what happened, when, to what, and who did it.
+pub(super) struct NewEvent<'a> {
+    pub event_type: &'a str,
+    pub occur_time: DateTime<Utc>,
+    pub payload: EventPayload,
+    pub actor: &'a Actor,
 }
 
 /// As [`append_event`], for several events in one statement.
 pub(super) async fn append_events(
     conn: &impl ConnectionTrait,
-    events: &[(&str, DateTime<Utc>, EventPayload)],
+    events: &[NewEvent<'_>],
 ) -> Result<(), DbErr> {
     if events.is_empty() {
         return Ok(());
     }
     let mut rows = Vec::with_capacity(events.len());
-    for (event_type, occur_time, payload) in events {
+    for NewEvent {
+        event_type,
+        occur_time,
+        payload,
+        actor,
+    } in events
+    {
         let (article_id, author_id) = match payload {
             EventPayload::Article(article) => (Some(article.id.clone()), None),
             EventPayload::Author(author) => (None, Some(author.id.clone())),
@@ -63,6 +78,7 @@ pub(super) async fn append_events(
             article_id: Set(article_id),
             author_id: Set(author_id),
             payload: Set(payload),
+            actor: Set(actor.0.clone()),
             ..Default::default()
         });
     }
@@ -135,6 +151,7 @@ fn event_from_row(row: events::Model) -> Result<Event, Error> {
         article_id,
         author_id,
         payload,
+        actor,
     } = row;
     let payload = serde_json::from_str(&payload).map_err(|error| {
         Error::Internal(format!(
@@ -148,5 +165,6 @@ fn event_from_row(row: events::Model) -> Result<Event, Error> {
         article_id,
         author_id,
         payload,
+        actor,
     })
 }

@@ -6,6 +6,7 @@ mod authors;
 mod comments;
 mod entities;
 mod events;
+mod keys;
 mod request_ids;
 mod revisions;
 mod shares;
@@ -31,6 +32,7 @@ use crate::{
 pub use articles::{ArticleFilter, ArticleOrder, ArticlePage, WorkflowRequest};
 pub use authors::AuthorPage;
 pub use comments::{CommentPage, ThreadOrder};
+pub use keys::KeyPage;
 pub use revisions::RevisionPage;
 pub use shares::ShareResult;
 
@@ -127,6 +129,24 @@ impl Store {
         if let Err(error) = self.db.close_by_ref().await {
             tracing::warn!(%error, "closing the database pool failed");
         }
+    }
+
+    /// The pool's connections: open, and idle among them (for metrics).
+    pub fn pool_use(&self) -> (u32, u32) {
+        // Each getter panics for the other backend; the match picks the one
+        // this store has.
+        let (size, idle) = match self.db.get_database_backend() {
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            DbBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => (0, 0),
+        };
+        (size, u32::try_from(idle).unwrap_or(u32::MAX))
     }
 
     /// `sqlite` or `postgres`, for logs.

@@ -1,7 +1,6 @@
 //! Article revisions: appended in the transaction of every change, read back
 //! newest first.
 
-use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -12,6 +11,7 @@ use super::{
 };
 use crate::{
     domain::{
+        access::Actor,
         article::{Article, ArticleStatus},
         paging::split_page,
         revision::{ArticleRevision, RevisionAction},
@@ -30,11 +30,11 @@ pub struct RevisionPage {
 /// status) to its history, inside the transaction of the change.
 pub(super) async fn append_revision(
     conn: &impl ConnectionTrait,
+    actor: &Actor,
     article: &Article,
     action: RevisionAction,
     changed_fields: &[&str],
     note: &str,
-    now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let encode = |what: &str, json: serde_json::Result<String>| {
         json.map_err(|error| DbErr::Custom(format!("cannot encode a revision's {what}: {error}")))
@@ -43,11 +43,12 @@ pub(super) async fn append_revision(
         article_id: Set(article.id.clone()),
         revision: Set(article.revision),
         action: Set(action.as_str().to_owned()),
-        create_time: Set(now),
+        create_time: Set(article.update_time),
         changed_fields: Set(encode("fields", serde_json::to_string(changed_fields))?),
         note: Set(note.to_owned()),
         status: Set(article.status.as_str().to_owned()),
         content: Set(encode("content", serde_json::to_string(&article.content))?),
+        actor: Set(actor.0.clone()),
     })
     .exec_without_returning(conn)
     .await?;
@@ -135,6 +136,7 @@ fn revision_from_row(row: article_revisions::Model) -> Result<ArticleRevision, E
         note,
         status,
         content,
+        actor,
     } = row;
     let corrupt = |what: &str| {
         Error::Internal(format!(
@@ -150,5 +152,6 @@ fn revision_from_row(row: article_revisions::Model) -> Result<ArticleRevision, E
         revision,
         create_time,
         note,
+        actor,
     })
 }

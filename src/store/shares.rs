@@ -14,7 +14,7 @@ use sea_orm::{
 use super::{
     Store,
     entities::{article_live, articles, share_totals, shares},
-    events::append_events,
+    events::{NewEvent, append_events},
 };
 use crate::{
     domain::{
@@ -102,12 +102,15 @@ impl Store {
                     .entry((share.article_id.clone(), share.channel.as_str()))
                     .or_insert(0) += 1;
             }
-            records.push(ShareRecord {
-                article_id: share.article_id.clone(),
-                channel: share.channel,
-                time: now,
-                counted,
-            });
+            records.push((
+                ShareRecord {
+                    article_id: share.article_id.clone(),
+                    channel: share.channel,
+                    time: now,
+                    counted,
+                },
+                share.actor,
+            ));
             rows.push(shares::ActiveModel {
                 article_id: Set(share.article_id),
                 channel: Set(share.channel.as_str().to_owned()),
@@ -128,8 +131,13 @@ impl Store {
             add_to_totals(&txn, &article_id, channel, count, now).await?;
         }
         let events: Vec<_> = records
-            .into_iter()
-            .map(|record| (SHARE_RECORDED, now, EventPayload::Share(record)))
+            .iter()
+            .map(|(record, actor)| NewEvent {
+                event_type: SHARE_RECORDED,
+                occur_time: now,
+                payload: EventPayload::Share(record.clone()),
+                actor,
+            })
             .collect();
         append_events(&txn, &events).await?;
         self.commit(txn).await?;

@@ -1,6 +1,7 @@
 //! Integration tests: the real server, the real migrations, the generated
 //! clients. SQLite by default; PostgreSQL when `DATABASE_URL` is set.
 
+mod access;
 mod articles;
 mod authors;
 mod bad_input;

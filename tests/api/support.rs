@@ -1,9 +1,10 @@
 //! The test harness: `TestApp::spawn()` runs the real server on 127.0.0.1:0
 //! over the real migrations on a fresh database (a temporary SQLite file, or a
 //! fresh PostgreSQL database when `DATABASE_URL` is set) and hands back
-//! generated clients. Dropping the app stops the server; the database goes
-//! when the last server on it does. `another_server` starts a second server
-//! process on the same database.
+//! generated clients, which carry an admin key's token (`as_anonymous` and
+//! `as_token` give clients for other callers). Dropping the app stops the
+//! server; the database goes when the last server on it does.
+//! `another_server` starts a second server process on the same database.
 
 use std::{
     future::Future,
@@ -14,34 +15,119 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use newsdesk::{
-    domain::clock::{Clock, SystemClock},
+    domain::{
+        access::{Actor, Role},
+        clock::{Clock, SystemClock},
+        key::NewKey,
+    },
     events::feed::FeedOptions,
+    middleware::rate_limit::RateLimitOptions,
     proto::{
         self as pb, article_service_client::ArticleServiceClient,
         author_service_client::AuthorServiceClient, comment_service_client::CommentServiceClient,
-        event_service_client::EventServiceClient, share_service_client::ShareServiceClient,
+        event_service_client::EventServiceClient, key_service_client::KeyServiceClient,
+        share_service_client::ShareServiceClient,
     },
     server::{ServerOptions, serve},
     store::{Store, StoreOptions},
 };
 use sea_orm::ConnectionTrait;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tonic::{Code, Status, transport::Channel};
+use tonic::{
+    Code, Status,
+    metadata::{AsciiMetadataValue, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
+use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
+
+/// A channel whose requests carry a bearer token (or none).
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+/// Adds `authorization: Bearer <token>` to every request, when it has one.
+#[derive(Debug, Clone)]
+pub struct Bearer(Option<AsciiMetadataValue>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A client for every service, all acting as one caller.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub health: HealthClient<Authed>,
+    pub authors: AuthorServiceClient<Authed>,
+    pub articles: ArticleServiceClient<Authed>,
+    pub events: EventServiceClient<Authed>,
+    pub comments: CommentServiceClient<Authed>,
+    pub shares: ShareServiceClient<Authed>,
+    pub keys: KeyServiceClient<Authed>,
+}
+
+impl Clients {
+    /// Clients on `channel` sending `authorization` as given (`None`: none).
+    pub fn with_authorization(channel: &Channel, authorization: Option<&str>) -> Clients {
+        let bearer =
+            Bearer(authorization.map(|value| {
+                MetadataValue::try_from(value).expect("an ASCII authorization header")
+            }));
+        let authed = || InterceptedService::new(channel.clone(), bearer.clone());
+        Clients {
+            health: HealthClient::new(authed()),
+            authors: AuthorServiceClient::new(authed()),
+            articles: ArticleServiceClient::new(authed()),
+            events: EventServiceClient::new(authed()),
+            comments: CommentServiceClient::new(authed()),
+            shares: ShareServiceClient::new(authed()),
+            keys: KeyServiceClient::new(authed()),
+        }
+    }
+}
 
 /// A running server on a test database.
 pub struct TestApp {
-    pub authors: AuthorServiceClient<Channel>,
-    pub articles: ArticleServiceClient<Channel>,
-    pub events: EventServiceClient<Channel>,
-    pub comments: CommentServiceClient<Channel>,
-    pub shares: ShareServiceClient<Channel>,
+    pub authors: AuthorServiceClient<Authed>,
+    pub articles: ArticleServiceClient<Authed>,
+    pub events: EventServiceClient<Authed>,
+    pub comments: CommentServiceClient<Authed>,
+    pub shares: ShareServiceClient<Authed>,
+    pub keys: KeyServiceClient<Authed>,
     pub channel: Channel,
+    /// The admin key's token the clients above carry.
+    pub admin_token: String,
     pub database: Arc<TestDatabase>,
     /// The server's store, for waiting on its commits.
     store: Store,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The options test servers run with: fast ticks, a blocked term, and no
+/// rate limits (tests that check limits set their own).
+pub fn test_options() -> ServerOptions {
+    ServerOptions {
+        health_interval: Duration::from_millis(100),
+        shutdown_grace: Duration::from_secs(2),
+        scheduler_tick: Duration::from_millis(20),
+        feed: FeedOptions {
+            poll_interval: Duration::from_millis(50),
+            heartbeat_interval: Duration::from_millis(500),
+        },
+        blocked_terms: vec![BLOCKED_TERM.to_owned()],
+        rate_limits: RateLimitOptions {
+            per_key_per_second: None,
+            anonymous_writes_per_minute: None,
+        },
+        ..ServerOptions::default()
+    }
 }
 
 /// The term the test servers' moderation policy holds comments for.
@@ -58,22 +144,57 @@ impl TestApp {
     /// A server whose writes are stamped by `clock`.
     pub async fn spawn_with_clock(clock: Arc<dyn Clock>) -> TestApp {
         let database = Arc::new(TestDatabase::create().await);
-        TestApp::serve(database, clock).await
+        TestApp::serve(database, clock, test_options()).await
+    }
+
+    /// A server with options of the test's choosing.
+    pub async fn spawn_with_options(options: ServerOptions) -> TestApp {
+        let database = Arc::new(TestDatabase::create().await);
+        TestApp::serve(database, Arc::new(SystemClock), options).await
     }
 
     /// A second server process on this one's database, with its own pool,
     /// scheduler and clock.
     pub async fn another_server(&self, clock: Arc<dyn Clock>) -> TestApp {
-        TestApp::serve(self.database.clone(), clock).await
+        TestApp::serve(self.database.clone(), clock, test_options()).await
     }
 
     /// A server on `database`, such as a restart on the database of a
     /// server that was stopped.
     pub async fn on_database(database: Arc<TestDatabase>, clock: Arc<dyn Clock>) -> TestApp {
-        TestApp::serve(database, clock).await
+        TestApp::serve(database, clock, test_options()).await
     }
 
-    async fn serve(database: Arc<TestDatabase>, clock: Arc<dyn Clock>) -> TestApp {
+    /// Clients acting as an anonymous reader.
+    pub fn as_anonymous(&self) -> Clients {
+        Clients::with_authorization(&self.channel, None)
+    }
+
+    /// Clients acting as the key with `token`.
+    pub fn as_token(&self, token: &str) -> Clients {
+        Clients::with_authorization(&self.channel, Some(&format!("Bearer {token}")))
+    }
+
+    /// A new key's token, made by the admin through KeyService.
+    pub async fn token(&self, role: pb::Role, author_id: Option<&str>) -> String {
+        self.keys
+            .clone()
+            .create_api_key(pb::CreateApiKeyRequest {
+                name: format!("{role:?} key"),
+                role: role.into(),
+                author_id: author_id.unwrap_or_default().to_owned(),
+            })
+            .await
+            .expect("create key")
+            .into_inner()
+            .token
+    }
+
+    async fn serve(
+        database: Arc<TestDatabase>,
+        clock: Arc<dyn Clock>,
+        options: ServerOptions,
+    ) -> TestApp {
         let store = Store::connect(&StoreOptions {
             url: database.url.clone(),
             max_connections: 4,
@@ -83,31 +204,40 @@ impl TestApp {
         .expect("connect to the test database")
         .with_clock(clock);
         store.migrate().await.expect("run the migrations");
+        // The first admin key, as `newsdesk keys create` makes it.
+        let (_, admin_token) = store
+            .insert_key(
+                &Actor::system("test"),
+                NewKey::new("test admin", Role::Admin, None).expect("a valid key"),
+            )
+            .await
+            .expect("create the admin key");
         // Bound before the client connects: no sleep, no retry.
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let address = listener.local_addr().expect("local address");
         let (shutdown, stop) = oneshot::channel::<()>();
-        let options = ServerOptions {
-            health_interval: Duration::from_millis(100),
-            shutdown_grace: Duration::from_secs(2),
-            scheduler_tick: Duration::from_millis(20),
-            feed: FeedOptions {
-                poll_interval: Duration::from_millis(50),
-                heartbeat_interval: Duration::from_millis(500),
-            },
-            blocked_terms: vec![BLOCKED_TERM.to_owned()],
-        };
         let server = tokio::spawn(serve(store.clone(), listener, options, async {
             let _ = stop.await;
         }));
         let channel = channel_to(address).await;
+        let Clients {
+            health: _,
+            authors,
+            articles,
+            events,
+            comments,
+            shares,
+            keys,
+        } = Clients::with_authorization(&channel, Some(&format!("Bearer {admin_token}")));
         TestApp {
-            authors: AuthorServiceClient::new(channel.clone()),
-            articles: ArticleServiceClient::new(channel.clone()),
-            events: EventServiceClient::new(channel.clone()),
-            comments: CommentServiceClient::new(channel.clone()),
-            shares: ShareServiceClient::new(channel.clone()),
+            authors,
+            articles,
+            events,
+            comments,
+            shares,
+            keys,
             channel,
+            admin_token,
             database,
             store,
             shutdown: Some(shutdown),

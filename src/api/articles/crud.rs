@@ -4,12 +4,13 @@
 use super::{
     super::{
         convert::{article_to_pb, status_from_pb},
-        filter_text, lookup_slug, mask_paths, request_id, required, resource_id,
+        denied, filter_text, lookup_slug, mask_paths, request_id, required, resource_id,
     },
     ArticleApi,
 };
 use crate::{
     domain::{
+        access::{Principal, Rule, default_view, view_access},
         article::{Article, ArticleStatus, ArticleView},
         article_edit::{ArticleField, ArticleInput, validate_new_article},
         language::{DEFAULT_LANGUAGE, parse_language},
@@ -25,6 +26,7 @@ use crate::{
 impl ArticleApi {
     pub(super) async fn create(
         &self,
+        principal: &Principal,
         request: pb::CreateArticleRequest,
     ) -> Result<pb::Article, Error> {
         let pb::CreateArticleRequest {
@@ -34,15 +36,20 @@ impl ArticleApi {
         let request_id = request_id(&raw_request_id)?;
         let (_, input) = article_from_pb(required(article, "article")?);
         let fields = validate_new_article(input).map_err(|v| v.within("article"))?;
+        require_writer_credited(principal, &fields.author_ids)?;
         let article = self
             .store
-            .insert_article(fields, request_id.as_deref())
+            .insert_article(&principal.actor(), fields, request_id.as_deref())
             .await
             .map_err(|error| error.within("article"))?;
         Ok(article_to_pb(article))
     }
 
-    pub(super) async fn get(&self, request: pb::GetArticleRequest) -> Result<pb::Article, Error> {
+    pub(super) async fn get(
+        &self,
+        principal: &Principal,
+        request: pb::GetArticleRequest,
+    ) -> Result<pb::Article, Error> {
         let pb::GetArticleRequest {
             id,
             slug,
@@ -50,7 +57,7 @@ impl ArticleApi {
             show_deleted,
             view,
         } = request;
-        let view = view_from_pb(view)?;
+        let view = view_from_pb(view, principal)?;
         let article = match (id.is_empty(), slug.is_empty()) {
             (false, true) => {
                 self.store
@@ -71,11 +78,16 @@ impl ArticleApi {
                 return Err(Violations::single("id", "set exactly one of `id` and `slug`").into());
             }
         };
+        if view == ArticleView::Latest {
+            self.check_writer(principal, Rule::ReadArticles, &article.id)
+                .await?;
+        }
         Ok(article_in_view(article, view))
     }
 
     pub(super) async fn list(
         &self,
+        principal: &Principal,
         request: pb::ListArticlesRequest,
     ) -> Result<pb::ListArticlesResponse, Error> {
         let pb::ListArticlesRequest {
@@ -90,7 +102,7 @@ impl ArticleApi {
             order_by,
             view,
         } = request;
-        let view = view_from_pb(view)?;
+        let view = view_from_pb(view, principal)?;
         let size = page_size(requested_size)?;
         let mut violations = Violations::new();
         let author_id = match author_id.trim() {
@@ -119,6 +131,16 @@ impl ArticleApi {
             ArticleOrder::CreateTimeDesc
         });
         violations.into_result(())?;
+        // A writer's latest view holds only the articles that credit them;
+        // asking for another author's finds nothing.
+        let mut filter = filter;
+        if let (ArticleView::Latest, true) = (view, principal.is_writer()) {
+            let me = principal.writer_author().unwrap_or_default().to_owned();
+            if filter.author_id.as_ref().is_some_and(|asked| *asked != me) {
+                return Ok(pb::ListArticlesResponse::default());
+            }
+            filter.author_id = Some(me);
+        }
         let query = QueryKey::new(
             "ListArticles",
             &[
@@ -156,6 +178,7 @@ impl ArticleApi {
 
     pub(super) async fn update(
         &self,
+        principal: &Principal,
         request: pb::UpdateArticleRequest,
     ) -> Result<pb::Article, Error> {
         let pb::UpdateArticleRequest {
@@ -165,29 +188,43 @@ impl ArticleApi {
         let mask = parse_update_mask::<ArticleField>(&mask_paths(update_mask))?;
         let (identity, input) = article_from_pb(required(article, "article")?);
         let id = resource_id("article.id", &identity.id)?;
+        self.check_writer(principal, Rule::EditDraft, &id).await?;
+        if mask.contains(&ArticleField::AuthorIds) {
+            let author_ids: Vec<String> = input
+                .author_ids
+                .iter()
+                .map(|id| id.trim().to_lowercase())
+                .collect();
+            require_writer_credited(principal, &author_ids)?;
+        }
         let article = self
             .store
-            .update_article(&id, &identity.etag, input, &mask)
+            .update_article(&principal.actor(), &id, &identity.etag, input, &mask)
             .await
             .map_err(|error| error.within("article"))?;
         Ok(article_to_pb(article))
     }
 
-    pub(super) async fn delete(&self, request: pb::DeleteArticleRequest) -> Result<(), Error> {
+    pub(super) async fn delete(
+        &self,
+        principal: &Principal,
+        request: pb::DeleteArticleRequest,
+    ) -> Result<(), Error> {
         let pb::DeleteArticleRequest { id, etag } = request;
         self.store
-            .delete_article(&resource_id("id", &id)?, &etag)
+            .delete_article(&principal.actor(), &resource_id("id", &id)?, &etag)
             .await
     }
 
     pub(super) async fn undelete(
         &self,
+        principal: &Principal,
         request: pb::UndeleteArticleRequest,
     ) -> Result<pb::Article, Error> {
         let pb::UndeleteArticleRequest { id, etag } = request;
         let article = self
             .store
-            .undelete_article(&resource_id("id", &id)?, &etag)
+            .undelete_article(&principal.actor(), &resource_id("id", &id)?, &etag)
             .await?;
         Ok(article_to_pb(article))
     }
@@ -254,12 +291,33 @@ fn article_in_view(article: Article, view: ArticleView) -> pb::Article {
     message
 }
 
-/// The view a request asks for: the working copy unless it says otherwise.
-fn view_from_pb(view: i32) -> Result<ArticleView, Violations> {
-    match pb::ArticleView::try_from(view) {
-        Ok(pb::ArticleView::Unspecified | pb::ArticleView::Latest) => Ok(ArticleView::Latest),
-        Ok(pb::ArticleView::Published) => Ok(ArticleView::Published),
-        Err(_) => Err(Violations::single("view", "is not a known article view")),
+/// The view a request asks for, if the caller may have it; unspecified, the
+/// published view for readers and the working copy for the newsroom.
+fn view_from_pb(view: i32, principal: &Principal) -> Result<ArticleView, Error> {
+    let view = match pb::ArticleView::try_from(view) {
+        Ok(pb::ArticleView::Unspecified) => default_view(principal),
+        Ok(pb::ArticleView::Latest) => ArticleView::Latest,
+        Ok(pb::ArticleView::Published) => ArticleView::Published,
+        Err(_) => return Err(Violations::single("view", "is not a known article view").into()),
+    };
+    view_access(principal, view).map_err(|denial| denied(denial, "the article"))?;
+    Ok(view)
+}
+
+/// A writer creates, and keeps, only articles that credit them.
+fn require_writer_credited(principal: &Principal, author_ids: &[String]) -> Result<(), Error> {
+    if !principal.is_writer() {
+        return Ok(());
+    }
+    let credited = principal
+        .writer_author()
+        .is_some_and(|me| author_ids.iter().any(|credited| credited == me));
+    if credited {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied(
+            "a writer's articles must credit the writer's own author".into(),
+        ))
     }
 }
 

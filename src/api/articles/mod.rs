@@ -8,8 +8,13 @@ mod workflow;
 
 use tonic::{Request, Response, Status};
 
-use super::respond;
+use super::{denied, principal, respond};
 use crate::{
+    domain::{
+        access::{ArticleFacts, Principal, Rule, article_access},
+        article::ArticleView,
+    },
+    error::Error,
     proto::{self as pb, article_service_server::ArticleService},
     store::Store,
 };
@@ -21,8 +26,34 @@ pub struct ArticleApi {
 }
 
 impl ArticleApi {
+    /// The service, over `store`.
     pub fn new(store: Store) -> Self {
         Self { store }
+    }
+
+    /// The object-level check for writers under `rule` on article `id`: it
+    /// must credit them (otherwise it does not exist for them), and under
+    /// `EditDraft` be a draft. Other callers were settled by the auth layer.
+    async fn check_writer(&self, principal: &Principal, rule: Rule, id: &str) -> Result<(), Error> {
+        if !principal.is_writer() {
+            return Ok(());
+        }
+        let article = self
+            .store
+            .find_article(id, ArticleView::Latest, true)
+            .await?;
+        let facts = ArticleFacts {
+            credits_caller: principal.writer_author().is_some_and(|me| {
+                article
+                    .content
+                    .author_ids
+                    .iter()
+                    .any(|credited| credited == me)
+            }),
+            status: article.status,
+        };
+        article_access(rule, principal, facts)
+            .map_err(|denial| denied(denial, &format!("article {id}")))
     }
 }
 
@@ -32,97 +63,114 @@ impl ArticleService for ArticleApi {
         &self,
         request: Request<pb::CreateArticleRequest>,
     ) -> Result<Response<pb::Article>, Status> {
-        respond(self.create(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(self.create(&principal, request.into_inner()).await)
     }
 
     async fn get_article(
         &self,
         request: Request<pb::GetArticleRequest>,
     ) -> Result<Response<pb::Article>, Status> {
-        respond(self.get(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(self.get(&principal, request.into_inner()).await)
     }
 
     async fn list_articles(
         &self,
         request: Request<pb::ListArticlesRequest>,
     ) -> Result<Response<pb::ListArticlesResponse>, Status> {
-        respond(self.list(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(self.list(&principal, request.into_inner()).await)
     }
 
     async fn update_article(
         &self,
         request: Request<pb::UpdateArticleRequest>,
     ) -> Result<Response<pb::Article>, Status> {
-        respond(self.update(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(self.update(&principal, request.into_inner()).await)
     }
 
     async fn delete_article(
         &self,
         request: Request<pb::DeleteArticleRequest>,
     ) -> Result<Response<()>, Status> {
-        respond(self.delete(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(self.delete(&principal, request.into_inner()).await)
     }
 
     async fn undelete_article(
         &self,
         request: Request<pb::UndeleteArticleRequest>,
     ) -> Result<Response<pb::Article>, Status> {
-        respond(self.undelete(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(self.undelete(&principal, request.into_inner()).await)
     }
 
     async fn submit_article(
         &self,
         request: Request<pb::SubmitArticleRequest>,
     ) -> Result<Response<pb::Article>, Status> {
-        respond(self.submit(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(self.submit(&principal, request.into_inner()).await)
     }
 
     async fn return_article(
         &self,
         request: Request<pb::ReturnArticleRequest>,
     ) -> Result<Response<pb::Article>, Status> {
-        respond(self.send_back(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(self.send_back(&principal, request.into_inner()).await)
     }
 
     async fn publish_article(
         &self,
         request: Request<pb::PublishArticleRequest>,
     ) -> Result<Response<pb::Article>, Status> {
-        respond(self.publish(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(self.publish(&principal, request.into_inner()).await)
     }
 
     async fn unpublish_article(
         &self,
         request: Request<pb::UnpublishArticleRequest>,
     ) -> Result<Response<pb::Article>, Status> {
-        respond(self.unpublish(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(self.unpublish(&principal, request.into_inner()).await)
     }
 
     async fn archive_article(
         &self,
         request: Request<pb::ArchiveArticleRequest>,
     ) -> Result<Response<pb::Article>, Status> {
-        respond(self.archive(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(self.archive(&principal, request.into_inner()).await)
     }
 
     async fn list_article_revisions(
         &self,
         request: Request<pb::ListArticleRevisionsRequest>,
     ) -> Result<Response<pb::ListArticleRevisionsResponse>, Status> {
-        respond(self.list_revisions(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(self.list_revisions(&principal, request.into_inner()).await)
     }
 
     async fn get_article_revision(
         &self,
         request: Request<pb::GetArticleRevisionRequest>,
     ) -> Result<Response<pb::ArticleRevision>, Status> {
-        respond(self.get_revision(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(self.get_revision(&principal, request.into_inner()).await)
     }
 
     async fn restore_article_revision(
         &self,
         request: Request<pb::RestoreArticleRevisionRequest>,
     ) -> Result<Response<pb::Article>, Status> {
-        respond(self.restore_revision(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(
+            self.restore_revision(&principal, request.into_inner())
+                .await,
+        )
     }
 }

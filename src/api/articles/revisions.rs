@@ -10,6 +10,7 @@ use super::{
 };
 use crate::{
     domain::{
+        access::{Principal, Rule},
         paging::{Cursor, QueryKey, page_size},
         validation::Violations,
     },
@@ -20,6 +21,7 @@ use crate::{
 impl ArticleApi {
     pub(super) async fn list_revisions(
         &self,
+        principal: &Principal,
         request: pb::ListArticleRevisionsRequest,
     ) -> Result<pb::ListArticleRevisionsResponse, Error> {
         let pb::ListArticleRevisionsRequest {
@@ -28,6 +30,8 @@ impl ArticleApi {
             page_token,
         } = request;
         let article_id = resource_id("article_id", &article_id)?;
+        self.check_writer(principal, Rule::ReadHistory, &article_id)
+            .await?;
         let size = page_size(requested_size)?;
         let query = QueryKey::new("ListArticleRevisions", &[&article_id]);
         let before = match query.cursor(&page_token)? {
@@ -57,6 +61,7 @@ impl ArticleApi {
 
     pub(super) async fn get_revision(
         &self,
+        principal: &Principal,
         request: pb::GetArticleRevisionRequest,
     ) -> Result<pb::ArticleRevision, Error> {
         let pb::GetArticleRevisionRequest {
@@ -64,6 +69,8 @@ impl ArticleApi {
             revision,
         } = request;
         let article_id = resource_id("article_id", &article_id)?;
+        self.check_writer(principal, Rule::ReadHistory, &article_id)
+            .await?;
         let revision = self
             .store
             .find_revision(&article_id, revision_number(revision)?)
@@ -73,6 +80,7 @@ impl ArticleApi {
 
     pub(super) async fn restore_revision(
         &self,
+        principal: &Principal,
         request: pb::RestoreArticleRevisionRequest,
     ) -> Result<pb::Article, Error> {
         let pb::RestoreArticleRevisionRequest {
@@ -81,9 +89,16 @@ impl ArticleApi {
             etag,
         } = request;
         let article_id = resource_id("article_id", &article_id)?;
+        self.check_writer(principal, Rule::EditDraft, &article_id)
+            .await?;
         let article = self
             .store
-            .restore_article_revision(&article_id, revision_number(revision)?, &etag)
+            .restore_article_revision(
+                &principal.actor(),
+                &article_id,
+                revision_number(revision)?,
+                &etag,
+            )
             .await?;
         Ok(article_to_pb(article))
     }

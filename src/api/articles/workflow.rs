@@ -9,7 +9,11 @@ use super::{
     ArticleApi,
 };
 use crate::{
-    domain::{text::multi_line, validation::Violations},
+    domain::{
+        access::{Principal, Rule},
+        text::multi_line,
+        validation::Violations,
+    },
     error::Error,
     proto as pb,
     store::WorkflowRequest,
@@ -21,15 +25,19 @@ const MAX_NOTE_CHARS: usize = 2_000;
 impl ArticleApi {
     pub(super) async fn submit(
         &self,
+        principal: &Principal,
         request: pb::SubmitArticleRequest,
     ) -> Result<pb::Article, Error> {
         let pb::SubmitArticleRequest { id, etag } = request;
-        self.change_status(&id, &etag, WorkflowRequest::Submit)
+        self.check_writer(principal, Rule::EditDraft, &resource_id("id", &id)?)
+            .await?;
+        self.change_status(principal, &id, &etag, WorkflowRequest::Submit)
             .await
     }
 
     pub(super) async fn send_back(
         &self,
+        principal: &Principal,
         request: pb::ReturnArticleRequest,
     ) -> Result<pb::Article, Error> {
         let pb::ReturnArticleRequest { id, etag, note } = request;
@@ -46,12 +54,13 @@ impl ArticleApi {
             );
         }
         violations.into_result(())?;
-        self.change_status(&id, &etag, WorkflowRequest::Return { note })
+        self.change_status(principal, &id, &etag, WorkflowRequest::Return { note })
             .await
     }
 
     pub(super) async fn publish(
         &self,
+        principal: &Principal,
         request: pb::PublishArticleRequest,
     ) -> Result<pb::Article, Error> {
         let pb::PublishArticleRequest {
@@ -66,36 +75,42 @@ impl ArticleApi {
                     Violations::single("publish_time", "is not a valid timestamp")
                 })?),
             };
-        self.change_status(&id, &etag, WorkflowRequest::Publish { at })
+        self.change_status(principal, &id, &etag, WorkflowRequest::Publish { at })
             .await
     }
 
     pub(super) async fn unpublish(
         &self,
+        principal: &Principal,
         request: pb::UnpublishArticleRequest,
     ) -> Result<pb::Article, Error> {
         let pb::UnpublishArticleRequest { id, etag } = request;
-        self.change_status(&id, &etag, WorkflowRequest::Unpublish)
+        self.change_status(principal, &id, &etag, WorkflowRequest::Unpublish)
             .await
     }
 
     pub(super) async fn archive(
         &self,
+        principal: &Principal,
         request: pb::ArchiveArticleRequest,
     ) -> Result<pb::Article, Error> {
         let pb::ArchiveArticleRequest { id, etag } = request;
-        self.change_status(&id, &etag, WorkflowRequest::Archive)
+        self.change_status(principal, &id, &etag, WorkflowRequest::Archive)
             .await
     }
 
     async fn change_status(
         &self,
+        principal: &Principal,
         id: &str,
         etag: &str,
         request: WorkflowRequest,
     ) -> Result<pb::Article, Error> {
         let id = resource_id("id", id)?;
-        let article = self.store.change_article_status(&id, etag, request).await?;
+        let article = self
+            .store
+            .change_article_status(&principal.actor(), &id, etag, request)
+            .await?;
         Ok(article_to_pb(article))
     }
 }

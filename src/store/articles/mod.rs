@@ -17,11 +17,12 @@ use sea_orm::{
 
 use super::{
     entities::{article_live, articles},
-    events::append_event,
+    events::{NewEvent, append_event},
     revisions::append_revision,
 };
 use crate::{
     domain::{
+        access::Actor,
         article::{Article, ArticleContent, ArticleStatus},
         event::{EventPayload, article_event_type},
         paging::Cursor,
@@ -233,25 +234,21 @@ async fn write_lists(
 /// transaction: its revision, and its event.
 async fn record_change(
     conn: &impl ConnectionTrait,
+    actor: &Actor,
     article: &Article,
     action: RevisionAction,
     changed_fields: &[&str],
     note: &str,
 ) -> Result<(), DbErr> {
-    append_revision(
-        conn,
-        article,
-        action,
-        changed_fields,
-        note,
-        article.update_time,
-    )
-    .await?;
+    append_revision(conn, actor, article, action, changed_fields, note).await?;
     append_event(
         conn,
-        article_event_type(action),
-        article.update_time,
-        &EventPayload::Article(Box::new(article.clone())),
+        NewEvent {
+            event_type: article_event_type(action),
+            occur_time: article.update_time,
+            payload: EventPayload::Article(Box::new(article.clone())),
+            actor,
+        },
     )
     .await
 }

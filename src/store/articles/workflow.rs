@@ -19,6 +19,7 @@ use super::{
 };
 use crate::{
     domain::{
+        access::Actor,
         article::{Article, ArticleStatus},
         revision::RevisionAction,
         workflow::{WorkflowAction, transition},
@@ -50,6 +51,7 @@ impl Store {
     /// article without a title, a body and a byline.
     pub async fn change_article_status(
         &self,
+        actor: &Actor,
         id: &str,
         etag: &str,
         request: WorkflowRequest,
@@ -125,7 +127,7 @@ impl Store {
             }
             _ => {}
         }
-        record_change(&txn, &article, revision_action, &["status"], &note).await?;
+        record_change(&txn, actor, &article, revision_action, &["status"], &note).await?;
         self.commit(txn).await?;
         Ok(article)
     }
@@ -210,7 +212,16 @@ impl Store {
             })
             .await?;
         go_live(&txn, &article).await?;
-        record_change(&txn, &article, RevisionAction::Published, &["status"], "").await?;
+        let scheduler = Actor::system("scheduler");
+        record_change(
+            &txn,
+            &scheduler,
+            &article,
+            RevisionAction::Published,
+            &["status"],
+            "",
+        )
+        .await?;
         self.commit(txn).await?;
         Ok(true)
     }

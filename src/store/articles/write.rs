@@ -24,6 +24,7 @@ use super::{
 };
 use crate::{
     domain::{
+        access::Actor,
         article::{Article, ArticleContent, ArticleStatus, ArticleView},
         article_edit::{
             ArticleField, ArticleFields, ArticleInput, apply_article_update, restored_fields,
@@ -44,6 +45,7 @@ impl Store {
     /// are INVALID_ARGUMENT naming `author_ids[i]`.
     pub async fn insert_article(
         &self,
+        actor: &Actor,
         fields: ArticleFields,
         request_id: Option<&str>,
     ) -> Result<Article, Error> {
@@ -95,7 +97,7 @@ impl Store {
         let row = insert_with_slug(&txn, row, slug).await?;
         write_lists(&txn, Edition::Working, &id, &author_ids, &tags).await?;
         let article = article_from_row(row, author_ids, tags)?;
-        record_change(&txn, &article, RevisionAction::Created, &[], "").await?;
+        record_change(&txn, actor, &article, RevisionAction::Created, &[], "").await?;
         self.commit(txn).await?;
         Ok(article)
     }
@@ -105,6 +107,7 @@ impl Store {
     /// next publish. An edit that changes nothing writes nothing.
     pub async fn update_article(
         &self,
+        actor: &Actor,
         id: &str,
         etag: &str,
         input: ArticleInput,
@@ -114,7 +117,7 @@ impl Store {
         let (row, current) = lock_editable_article(&txn, id, etag).await?;
         let fields = apply_article_update(&current.content, input, mask)?;
         let article = self
-            .write_content(&txn, row, current, fields, RevisionAction::Updated)
+            .write_content(&txn, actor, row, current, fields, RevisionAction::Updated)
             .await?;
         self.commit(txn).await?;
         Ok(article)
@@ -124,6 +127,7 @@ impl Store {
     /// revision; history is never rewritten. The slug and language stay.
     pub async fn restore_article_revision(
         &self,
+        actor: &Actor,
         id: &str,
         revision: i32,
         etag: &str,
@@ -143,14 +147,14 @@ impl Store {
         }
         let fields = restored_fields(&current.content, snapshot);
         let article = self
-            .write_content(&txn, row, current, fields, RevisionAction::Restored)
+            .write_content(&txn, actor, row, current, fields, RevisionAction::Restored)
             .await?;
         self.commit(txn).await?;
         Ok(article)
     }
 
     /// Soft-deletes an article: it keeps its row, slug, bylines and history.
-    pub async fn delete_article(&self, id: &str, etag: &str) -> Result<(), Error> {
+    pub async fn delete_article(&self, actor: &Actor, id: &str, etag: &str) -> Result<(), Error> {
         let txn = self.begin_write().await?;
         let row = lock_current_article(&txn, id, etag).await?;
         let now = self.now();
@@ -159,14 +163,19 @@ impl Store {
                 update.delete_time = Set(Some(now));
             })
             .await?;
-        record_change(&txn, &article, RevisionAction::Deleted, &[], "").await?;
+        record_change(&txn, actor, &article, RevisionAction::Deleted, &[], "").await?;
         self.commit(txn).await?;
         Ok(())
     }
 
     /// Brings back a soft-deleted article. One that is not deleted is
     /// ALREADY_EXISTS, as AIP-164 has it.
-    pub async fn undelete_article(&self, id: &str, etag: &str) -> Result<Article, Error> {
+    pub async fn undelete_article(
+        &self,
+        actor: &Actor,
+        id: &str,
+        etag: &str,
+    ) -> Result<Article, Error> {
         let txn = self.begin_write().await?;
         let row = lock_article(&txn, id).await?;
         if row.delete_time.is_none() {
@@ -178,7 +187,7 @@ impl Store {
                 update.delete_time = Set(None);
             })
             .await?;
-        record_change(&txn, &article, RevisionAction::Undeleted, &[], "").await?;
+        record_change(&txn, actor, &article, RevisionAction::Undeleted, &[], "").await?;
         self.commit(txn).await?;
         Ok(article)
     }
@@ -189,6 +198,7 @@ impl Store {
     async fn write_content(
         &self,
         txn: &DatabaseTransaction,
+        actor: &Actor,
         row: articles::Model,
         current: Article,
         fields: ArticleFields,
@@ -295,7 +305,7 @@ impl Store {
             content: next,
             ..written
         };
-        record_change(txn, &article, action, &changed, "").await?;
+        record_change(txn, actor, &article, action, &changed, "").await?;
         Ok(article)
     }
 

@@ -54,6 +54,7 @@ fn comment_from_row(row: comments::Model) -> Result<Comment, Error> {
         update_time,
         delete_time,
         version,
+        moderator,
     } = row;
     let status = CommentStatus::parse(&status).ok_or_else(|| {
         Error::Internal(format!("comment {id} has the unknown status `{status}`"))
@@ -73,6 +74,7 @@ fn comment_from_row(row: comments::Model) -> Result<Comment, Error> {
         update_time,
         delete_time,
         version,
+        moderator,
     })
 }
 

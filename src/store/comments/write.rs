@@ -13,13 +13,14 @@ use super::{
     super::{
         Store,
         entities::{articles, comments},
-        events::append_event,
+        events::{NewEvent, append_event},
         request_ids::Creation,
     },
     comment_from_row, comment_not_found,
 };
 use crate::{
     domain::{
+        access::Actor,
         article::ArticleStatus,
         comment::{Comment, CommentStatus, ModerationDecision, NewComment, reply_position},
         etag::etag_allows,
@@ -41,6 +42,7 @@ impl Store {
     /// already used, the first comment is returned instead.
     pub async fn insert_comment(
         &self,
+        actor: &Actor,
         article_id: &str,
         new: NewComment,
         policy: &ModerationPolicy,
@@ -114,6 +116,7 @@ impl Store {
             update_time: now,
             delete_time: None,
             version: 1,
+            moderator: String::new(),
         };
         comments::Entity::insert(comments::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
@@ -122,7 +125,7 @@ impl Store {
         if comment.status == CommentStatus::Approved {
             adjust_comment_count(&txn, article_id, 1).await?;
         }
-        record_comment_change(&txn, &comment, CommentChange::Created, None, "", now).await?;
+        record_comment_change(&txn, actor, &comment, CommentChange::Created, None, "", now).await?;
         self.commit(txn).await?;
         Ok(comment)
     }
@@ -131,6 +134,7 @@ impl Store {
     /// the article's count of approved comments moved to match.
     pub async fn moderate_comment(
         &self,
+        actor: &Actor,
         id: &str,
         etag: &str,
         decision: ModerationDecision,
@@ -146,6 +150,7 @@ impl Store {
         let mut update: comments::ActiveModel = row.into();
         update.status = Set(status.as_str().to_owned());
         update.moderation_reason = Set(reason.to_owned());
+        update.moderator = Set(actor.0.clone());
         update.update_time = Set(now);
         update.version = Set(version);
         let comment = comment_from_row(update.update(&txn).await?)?;
@@ -155,6 +160,7 @@ impl Store {
         }
         record_comment_change(
             &txn,
+            actor,
             &comment,
             CommentChange::Moderated,
             Some(decision),
@@ -168,7 +174,7 @@ impl Store {
 
     /// Soft-deletes a comment. One with visible replies stays in its thread
     /// as a tombstone.
-    pub async fn delete_comment(&self, id: &str, etag: &str) -> Result<(), Error> {
+    pub async fn delete_comment(&self, actor: &Actor, id: &str, etag: &str) -> Result<(), Error> {
         let txn = self.begin_write().await?;
         let row = lock_current_comment(&txn, id, etag).await?;
         let now = self.now();
@@ -183,7 +189,7 @@ impl Store {
         if was_approved {
             adjust_comment_count(&txn, &article_id, -1).await?;
         }
-        record_comment_change(&txn, &comment, CommentChange::Deleted, None, "", now).await?;
+        record_comment_change(&txn, actor, &comment, CommentChange::Deleted, None, "", now).await?;
         self.commit(txn).await?;
         Ok(())
     }
@@ -322,6 +328,7 @@ async fn adjust_comment_count(
 /// Writes a comment change's event, the transaction's last statement.
 async fn record_comment_change(
     conn: &impl ConnectionTrait,
+    actor: &Actor,
     comment: &Comment,
     change: CommentChange,
     decision: Option<ModerationDecision>,
@@ -330,12 +337,15 @@ async fn record_comment_change(
 ) -> Result<(), sea_orm::DbErr> {
     append_event(
         conn,
-        change.event_type(),
-        occur_time,
-        &EventPayload::Comment {
-            comment: Box::new(comment.clone()),
-            decision,
-            reason: reason.to_owned(),
+        NewEvent {
+            event_type: change.event_type(),
+            occur_time,
+            payload: EventPayload::Comment {
+                comment: Box::new(comment.clone()),
+                decision,
+                reason: reason.to_owned(),
+            },
+            actor,
         },
     )
     .await

@@ -17,6 +17,8 @@ pub struct Model {
     pub status: String,
     /// The content after the change, as JSON.
     pub content: String,
+    /// Who made the change.
+    pub actor: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

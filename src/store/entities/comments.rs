@@ -28,6 +28,8 @@ pub struct Model {
     pub update_time: DateTimeUtc,
     pub delete_time: Option<DateTimeUtc>,
     pub version: i64,
+    /// The key that last moderated the comment (empty until then).
+    pub moderator: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

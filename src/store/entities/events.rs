@@ -14,6 +14,8 @@ pub struct Model {
     pub author_id: Option<String>,
     /// The resource after the change, as JSON.
     pub payload: String,
+    /// Who made the change.
+    pub actor: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,7 @@
 //! sea-orm entities, one per table. The schema itself is defined only by the
 //! migrations; these mirror it column for column.
 
+pub mod api_keys;
 pub mod article_authors;
 pub mod article_live;
 pub mod article_live_authors;

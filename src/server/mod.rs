@@ -1,42 +1,28 @@
-//! The gRPC server: the API services, health and reflection on one tonic
-//! router; start-up (migrations before listening) and graceful shutdown with
-//! a bounded drain.
+//! The gRPC server: start-up (migrations before listening), the background
+//! tasks (health, scheduler, change feed, share writer), and graceful
+//! shutdown with a bounded drain. The tower stack and the services are in
+//! `stack`, health in `health`.
+
+mod health;
+mod stack;
 
 use std::{future::Future, time::Duration};
 
 use anyhow::Context;
+use http::HeaderValue;
 use tokio::{net::TcpListener, sync::watch};
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::{server::NamedService, transport::Server};
-use tonic_health::{ServingStatus, server::HealthReporter};
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::{
-    api::{ArticleApi, AuthorApi, CommentApi, EventApi, ShareApi},
     config::ServeArgs,
     domain::moderation::ModerationPolicy,
     events::feed::{EventFeed, FeedOptions},
-    proto::{
-        self, article_service_server::ArticleServiceServer,
-        author_service_server::AuthorServiceServer, comment_service_server::CommentServiceServer,
-        event_service_server::EventServiceServer, share_service_server::ShareServiceServer,
-    },
+    middleware::rate_limit::RateLimitOptions,
     scheduler::run_scheduler,
     shares::ShareWriter,
     store::Store,
 };
 
-/// The names health reports on: the whole server (`""`) and each API service.
-const HEALTH_SERVICES: [&str; 6] = [
-    "",
-    <AuthorServiceServer<AuthorApi> as NamedService>::NAME,
-    <ArticleServiceServer<ArticleApi> as NamedService>::NAME,
-    <EventServiceServer<EventApi> as NamedService>::NAME,
-    <CommentServiceServer<CommentApi> as NamedService>::NAME,
-    <ShareServiceServer<ShareApi> as NamedService>::NAME,
-];
-
-/// Longest a health ping may take before the database counts as unreachable.
-const PING_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest shutdown waits for the database pool to close.
 const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -53,11 +39,74 @@ pub struct ServerOptions {
     pub feed: FeedOptions,
     /// Terms that hold a comment for the moderators.
     pub blocked_terms: Vec<String>,
+    /// The longest a request may run.
+    pub request_timeout: Duration,
+    /// Requests served at once before the rest are refused.
+    pub max_concurrent_requests: usize,
+    /// Per-key and per-IP request rates.
+    pub rate_limits: RateLimitOptions,
+    /// The largest request message, in bytes.
+    pub max_message_size: usize,
+    /// Browser origins served through gRPC-Web.
+    pub cors_origins: Vec<HeaderValue>,
+    /// TLS, when the server speaks it.
+    pub tls: Option<ServerTlsConfig>,
+    /// Whether gRPC server reflection is served.
+    pub reflection: bool,
 }
 
-impl From<&ServeArgs> for ServerOptions {
-    fn from(args: &ServeArgs) -> Self {
+impl Default for ServerOptions {
+    /// The command line's defaults.
+    fn default() -> Self {
         Self {
+            health_interval: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(10),
+            scheduler_tick: Duration::from_millis(500),
+            feed: FeedOptions {
+                poll_interval: Duration::from_millis(250),
+                heartbeat_interval: Duration::from_secs(15),
+            },
+            blocked_terms: Vec::new(),
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_requests: 512,
+            rate_limits: RateLimitOptions {
+                per_key_per_second: ServeArgs::rate(100),
+                anonymous_writes_per_minute: ServeArgs::rate(60),
+            },
+            max_message_size: 4 * 1024 * 1024,
+            cors_origins: Vec::new(),
+            tls: None,
+            reflection: true,
+        }
+    }
+}
+
+impl ServerOptions {
+    /// The options `newsdesk serve` was given, with its TLS files read.
+    pub fn from_args(args: &ServeArgs) -> anyhow::Result<Self> {
+        let cors_origins = args
+            .cors_origins
+            .iter()
+            .map(|origin| {
+                HeaderValue::from_str(origin.trim())
+                    .with_context(|| format!("`{origin}` is not a valid origin"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => {
+                let read = |path: &std::path::PathBuf| {
+                    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+                };
+                let mut tls =
+                    ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?));
+                if let Some(ca) = &args.tls_client_ca {
+                    tls = tls.client_ca_root(Certificate::from_pem(read(ca)?));
+                }
+                Some(tls)
+            }
+            _ => None,
+        };
+        Ok(Self {
             health_interval: args.health_interval,
             shutdown_grace: args.shutdown_grace,
             scheduler_tick: args.scheduler_tick,
@@ -66,36 +115,60 @@ impl From<&ServeArgs> for ServerOptions {
                 heartbeat_interval: args.heartbeat_interval,
             },
             blocked_terms: args.blocked_terms.clone(),
-        }
+            request_timeout: args.request_timeout,
+            max_concurrent_requests: args.max_concurrent_requests,
+            rate_limits: RateLimitOptions {
+                per_key_per_second: ServeArgs::rate(args.key_rate_limit),
+                anonymous_writes_per_minute: ServeArgs::rate(args.anonymous_write_rate_limit),
+            },
+            max_message_size: args.max_message_size,
+            cors_origins,
+            tls,
+            reflection: args.reflection,
+        })
     }
 }
 
 /// `newsdesk serve`: opens and migrates the database, listens, and serves
 /// until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let database = redact_url(&args.database_url);
-    let store = Store::connect(&args.store_options())
-        .await
-        .with_context(|| format!("cannot open the database {database}"))?;
-    store
-        .migrate()
-        .await
-        .with_context(|| format!("cannot migrate the database {database}"))?;
+    let options = ServerOptions::from_args(&args)?;
+    if let Some(address) = args.metrics_listen {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(address)
+            .install()
+            .with_context(|| format!("cannot serve metrics on {address}"))?;
+        tracing::info!("metrics on http://{address}/metrics");
+    }
+    let store = open_store(&args.database).await?;
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(
-        "newsdesk listening on {} with the {} database {database}",
+        "newsdesk listening on {} ({}) with the {} database {}",
         listener.local_addr()?,
+        if options.tls.is_some() {
+            "TLS"
+        } else {
+            "plaintext"
+        },
         store.backend_name(),
+        redact_url(&args.database.database_url),
     );
-    serve(
-        store,
-        listener,
-        ServerOptions::from(&args),
-        shutdown_signal(),
-    )
-    .await
+    serve(store, listener, options, shutdown_signal()).await
+}
+
+/// Opens the database and applies pending migrations.
+pub async fn open_store(database: &crate::config::DatabaseArgs) -> anyhow::Result<Store> {
+    let shown = redact_url(&database.database_url);
+    let store = Store::connect(&database.store_options())
+        .await
+        .with_context(|| format!("cannot open the database {shown}"))?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("cannot migrate the database {shown}"))?;
+    Ok(store)
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then stops
@@ -106,14 +179,14 @@ pub async fn serve(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (health, health_service) = tonic_health::server::health_reporter();
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
     // The first check runs before serving, so health is right from the start.
     let database_up = store.ping().await.is_ok();
-    report_health(&health, database_up).await;
+    health::report_health(&health_reporter, database_up).await;
     let (stop_tasks, tasks_stopped) = watch::channel(());
-    let monitor = tokio::spawn(monitor_database(
+    let monitor = tokio::spawn(health::monitor_database(
         store.clone(),
-        health.clone(),
+        health_reporter.clone(),
         options.health_interval,
         database_up,
         tasks_stopped.clone(),
@@ -125,42 +198,23 @@ pub async fn serve(
     ));
     // Stopping the feed ends every watch stream, which graceful shutdown
     // would otherwise wait for until its grace ran out.
-    let feed = EventFeed::start(store.clone(), options.feed, tasks_stopped);
-    let share_writer = ShareWriter::start(store.clone());
-    let policy = ModerationPolicy::new(options.blocked_terms.iter().cloned());
-
-    // grpcurl up to 1.8 asks v1alpha; newer clients ask v1.
-    let reflection_v1 = reflection().build_v1()?;
-    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let services = stack::Services {
+        feed: EventFeed::start(store.clone(), options.feed, tasks_stopped),
+        share_writer: ShareWriter::start(store.clone()),
+        policy: ModerationPolicy::new(options.blocked_terms.iter().cloned()),
+        health: health_service,
+    };
 
     let (drain_started, drain) = tokio::sync::oneshot::channel::<()>();
-    let stop_health = health.clone();
     let signal = async move {
         shutdown.await;
         // Stop the monitor first so that it cannot report SERVING again, and
         // the scheduler, so that nothing new starts while requests drain.
         drop(stop_tasks);
-        report_health(&stop_health, false).await;
+        health::report_health(&health_reporter, false).await;
         let _ = drain_started.send(());
     };
-    let server = Server::builder()
-        .tcp_nodelay(true)
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(AuthorServiceServer::new(AuthorApi::new(store.clone())))
-        .add_service(ArticleServiceServer::new(ArticleApi::new(store.clone())))
-        .add_service(EventServiceServer::new(EventApi::new(store.clone(), feed)))
-        .add_service(CommentServiceServer::new(CommentApi::new(
-            store.clone(),
-            policy,
-        )))
-        .add_service(ShareServiceServer::new(ShareApi::new(
-            store.clone(),
-            share_writer,
-        )))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+    let server = stack::serve_stack(&store, &options, services, listener, signal);
     let grace = options.shutdown_grace;
     let drain_deadline = async move {
         match drain.await {
@@ -173,7 +227,7 @@ pub async fn serve(
         }
     };
     let result = tokio::select! {
-        result = server => result.map_err(anyhow::Error::from),
+        result = server => result,
         () = drain_deadline => {
             tracing::warn!("the shutdown grace of {grace:?} is over; abandoning the requests still in flight");
             Ok(())
@@ -191,58 +245,6 @@ pub async fn serve(
     }
     tracing::info!("newsdesk stopped");
     result
-}
-
-/// Reflection over the API, health, and the `google.rpc` error details, so
-/// that grpcurl needs no proto files, even to print a BadRequest.
-fn reflection() -> tonic_reflection::server::Builder<'static> {
-    tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-}
-
-/// Checks the database every `interval` and reports NOT_SERVING while it
-/// cannot be reached, logging each change once.
-async fn monitor_database(
-    store: Store,
-    health: HealthReporter,
-    interval: Duration,
-    mut up: bool,
-    mut stop: watch::Receiver<()>,
-) {
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(interval) => {}
-            _ = stop.changed() => return,
-        }
-        // A ping waits for a pooled connection no longer than a request would
-        // (the pool's acquire timeout), so NOT_SERVING means requests would
-        // fail with UNAVAILABLE too; the outer timeout only guards a hung socket.
-        let now_up = tokio::time::timeout(PING_TIMEOUT, store.ping())
-            .await
-            .is_ok_and(|ping| ping.is_ok());
-        if now_up != up {
-            if now_up {
-                tracing::info!("the database is reachable again: SERVING");
-            } else {
-                tracing::warn!("the database is unreachable: NOT_SERVING");
-            }
-            report_health(&health, now_up).await;
-            up = now_up;
-        }
-    }
-}
-
-async fn report_health(health: &HealthReporter, serving: bool) {
-    let status = if serving {
-        ServingStatus::Serving
-    } else {
-        ServingStatus::NotServing
-    };
-    for service in HEALTH_SERVICES {
-        health.set_service_status(service, status).await;
-    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -1,0 +1,134 @@
+//! One span and one log line per RPC (method, peer, request id, status code,
+//! latency), and the request metrics: counts by method and code, latency
+//! histograms, requests in flight.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use http::{Request, Response};
+use tonic::{
+    body::Body,
+    transport::server::{TcpConnectInfo, TlsConnectInfo},
+};
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+/// Adds [`Observe`] to a service.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ObserveLayer;
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe { inner }
+    }
+}
+
+/// Traces and measures every request.
+#[derive(Debug, Clone)]
+pub struct Observe<S> {
+    inner: S,
+}
+
+impl<S> Service<Request<Body>> for Observe<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>>,
+    S::Future: Send + 'static,
+    S::Error: std::fmt::Display,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let method = request.uri().path().to_owned();
+        let request_id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|id| id.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let peer = peer(&request);
+        let span = tracing::info_span!("rpc", %method, %peer, %request_id);
+        let started = Instant::now();
+        metrics::gauge!("grpc_requests_in_flight").increment(1.0);
+        let response = self.inner.call(request);
+        Box::pin(
+            async move {
+                let result = response.await;
+                let latency = started.elapsed();
+                metrics::gauge!("grpc_requests_in_flight").decrement(1.0);
+                // Errors come back trailers-only, with `grpc-status` in the
+                // headers; a success carries it in the trailers, after the
+                // body, so no status header means OK (or a stream under way).
+                let code = match &result {
+                    Ok(response) => response
+                        .headers()
+                        .get("grpc-status")
+                        .and_then(|code| code.to_str().ok())
+                        .and_then(|code| code.parse::<i32>().ok())
+                        .map_or("OK", |code| code_name(tonic::Code::from_i32(code))),
+                    Err(_) => "INTERNAL",
+                };
+                metrics::counter!("grpc_requests_total", "method" => method.clone(), "code" => code)
+                    .increment(1);
+                metrics::histogram!("grpc_request_duration_seconds", "method" => method)
+                    .record(latency.as_secs_f64());
+                tracing::info!(
+                    code,
+                    latency_ms = latency.as_secs_f64() * 1e3,
+                    "rpc finished"
+                );
+                result
+            }
+            .instrument(span),
+        )
+    }
+}
+
+fn peer(request: &Request<Body>) -> String {
+    let extensions = request.extensions();
+    extensions
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+        .or_else(|| {
+            extensions
+                .get::<TlsConnectInfo<TcpConnectInfo>>()
+                .and_then(|tls| tls.get_ref().remote_addr())
+        })
+        .map(|address| address.to_string())
+        .unwrap_or_default()
+}
+
+/// The gRPC name of a code, as logs and metrics label it.
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}

@@ -1,0 +1,197 @@
+//! The router: every service, behind one tower stack whose order is the
+//! order requests meet its layers.
+
+use std::{future::Future, time::Duration};
+
+use http::{HeaderName, HeaderValue, Method, Response};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{body::Body, codec::CompressionEncoding, transport::Server};
+use tonic_health::pb::health_server::{Health, HealthServer};
+use tower::{
+    BoxError, ServiceBuilder, limit::GlobalConcurrencyLimitLayer, load_shed::LoadShedLayer,
+};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+};
+
+use super::ServerOptions;
+use crate::{
+    api::{ArticleApi, AuthorApi, CommentApi, EventApi, KeyApi, ShareApi},
+    domain::moderation::ModerationPolicy,
+    error::Error,
+    events::feed::EventFeed,
+    middleware::{
+        auth::AuthLayer, observe::ObserveLayer, origin::OriginLayer, rate_limit::RateLimitLayer,
+    },
+    proto::{
+        self, article_service_server::ArticleServiceServer,
+        author_service_server::AuthorServiceServer, comment_service_server::CommentServiceServer,
+        event_service_server::EventServiceServer, key_service_server::KeyServiceServer,
+        share_service_server::ShareServiceServer,
+    },
+    shares::ShareWriter,
+    store::Store,
+};
+
+/// What the API services need besides the store.
+pub(super) struct Services<H> {
+    pub feed: EventFeed,
+    pub share_writer: ShareWriter,
+    pub policy: ModerationPolicy,
+    pub health: HealthServer<H>,
+}
+
+/// Each generated server with the message-size limit and the compressions
+/// the options allow.
+macro_rules! configured {
+    ($server:expr, $options:expr) => {
+        $server
+            .max_decoding_message_size($options.max_message_size)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .send_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Zstd)
+    };
+}
+
+/// Serves every service, behind the stack, on `listener` until `signal`
+/// completes and the connections have drained.
+pub(super) async fn serve_stack<H: Health>(
+    store: &Store,
+    options: &ServerOptions,
+    services: Services<H>,
+    listener: TcpListener,
+    signal: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let mut server = Server::builder()
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        // Honours the client's `grpc-timeout` when it is shorter. A request
+        // cut short is dropped, and its open transaction rolls back.
+        .timeout(options.request_timeout)
+        // gRPC-Web from browsers comes over HTTP/1.1 too.
+        .accept_http1(true);
+    if let Some(tls) = &options.tls {
+        server = server.tls_config(tls.clone())?;
+    }
+    let layers = ServiceBuilder::new()
+        // First, so that every later layer and log line has the request id,
+        // and the answer carries it back.
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        // Before anything can refuse a request, so that refusals are logged
+        // and counted too.
+        .layer(ObserveLayer)
+        // Browsers: CORS answers preflights here; requests from origins not
+        // on the allow-list go no further; gRPC-Web becomes gRPC.
+        .layer(cors(&options.cors_origins))
+        .layer(OriginLayer::new(options.cors_origins.clone()))
+        .layer(tonic_web::GrpcWebLayer::new())
+        // Overload: past the limit a request is refused at once, before it
+        // costs a database lookup, instead of queueing without bound.
+        .map_result(shed_to_status)
+        .layer(LoadShedLayer::new())
+        .layer(GlobalConcurrencyLimitLayer::new(
+            options.max_concurrent_requests,
+        ))
+        // Who is calling, and whether their role may call this at all; then
+        // whether they are within their rate. Rate limits need the caller.
+        .layer(AuthLayer::new(store.clone()))
+        .layer(RateLimitLayer::new(options.rate_limits));
+
+    let Services {
+        feed,
+        share_writer,
+        policy,
+        health,
+    } = services;
+    let (reflection_v1, reflection_v1alpha) = if options.reflection {
+        // grpcurl up to 1.8 asks v1alpha; newer clients ask v1.
+        (
+            Some(reflection().build_v1()?),
+            Some(reflection().build_v1alpha()?),
+        )
+    } else {
+        (None, None)
+    };
+    server
+        .layer(layers)
+        .add_service(health)
+        .add_optional_service(reflection_v1)
+        .add_optional_service(reflection_v1alpha)
+        .add_service(configured!(
+            AuthorServiceServer::new(AuthorApi::new(store.clone())),
+            options
+        ))
+        .add_service(configured!(
+            ArticleServiceServer::new(ArticleApi::new(store.clone())),
+            options
+        ))
+        .add_service(configured!(
+            EventServiceServer::new(EventApi::new(store.clone(), feed)),
+            options
+        ))
+        .add_service(configured!(
+            CommentServiceServer::new(CommentApi::new(store.clone(), policy)),
+            options
+        ))
+        .add_service(configured!(
+            ShareServiceServer::new(ShareApi::new(store.clone(), share_writer)),
+            options
+        ))
+        .add_service(configured!(
+            KeyServiceServer::new(KeyApi::new(store.clone())),
+            options
+        ))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+        .await?;
+    Ok(())
+}
+
+/// CORS for the allowed browser origins: gRPC-Web posts with its headers,
+/// and reads the gRPC status and the request id back.
+fn cors(origins: &[HeaderValue]) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        .allow_methods([Method::POST])
+        .allow_headers([
+            http::header::CONTENT_TYPE,
+            http::header::AUTHORIZATION,
+            HeaderName::from_static("x-grpc-web"),
+            HeaderName::from_static("x-user-agent"),
+            HeaderName::from_static("grpc-timeout"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("grpc-status"),
+            HeaderName::from_static("grpc-message"),
+            HeaderName::from_static("grpc-status-details-bin"),
+            HeaderName::from_static("x-request-id"),
+        ])
+}
+
+/// The load shedder's refusal as a gRPC answer: RESOURCE_EXHAUSTED, with a
+/// hint to retry shortly.
+fn shed_to_status(result: Result<Response<Body>, BoxError>) -> Result<Response<Body>, BoxError> {
+    match result {
+        Err(error) if error.is::<tower::load_shed::error::Overloaded>() => {
+            let refusal = Error::ResourceExhausted {
+                message: "the server is at capacity; retry shortly".into(),
+                retry_after: Duration::from_secs(1),
+            };
+            Ok(tonic::Status::from(refusal).into_http())
+        }
+        other => other,
+    }
+}
+
+/// Reflection over the API, health, and the `google.rpc` error details, so
+/// that grpcurl needs no proto files, even to print a BadRequest.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+}
