@@ -8,15 +8,21 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::store::Store;
+use crate::store::{DuePublication, Store};
 
 /// Publishes due articles every `tick` until `stop` changes or is dropped.
 pub async fn run_scheduler(store: Store, tick: Duration, mut stop: watch::Receiver<()>) {
     loop {
         match store.publish_due_articles().await {
             Ok(published) => {
-                for article_id in published {
-                    tracing::info!(%article_id, "published on schedule");
+                for DuePublication {
+                    article_id,
+                    late_by,
+                } in published
+                {
+                    metrics::histogram!("scheduler_publish_lag_seconds")
+                        .record(late_by.as_secs_f64());
+                    tracing::info!(%article_id, ?late_by, "published on schedule");
                 }
             }
             // The next tick tries again: nothing was half done, each publish

@@ -143,12 +143,16 @@ async fn serve_watcher(watcher: Watcher, mut cursor: i64) {
         types,
         sender,
     } = watcher;
+    let _counted = WatcherGauge::new();
     // A heartbeat goes out when nothing was sent for a whole interval, however
     // busy the feed is with events this watcher's filter skips.
     let mut last_sent = Instant::now();
     loop {
         let known = *newest.borrow_and_update();
         if known > cursor {
+            // How far behind the newest commit this watcher is: events the
+            // server has that it has not yet read for it.
+            metrics::histogram!("event_feed_lag_events").record((known - cursor) as f64);
             let page = {
                 let Ok(_permit) = reads.acquire().await else {
                     return;
@@ -200,5 +204,21 @@ async fn serve_watcher(watcher: Watcher, mut cursor: i64) {
             }
             () = sender.closed() => return,
         }
+    }
+}
+
+/// Counts a watch stream in `event_feed_watchers` while it lives.
+struct WatcherGauge;
+
+impl WatcherGauge {
+    fn new() -> Self {
+        metrics::gauge!("event_feed_watchers").increment(1.0);
+        WatcherGauge
+    }
+}
+
+impl Drop for WatcherGauge {
+    fn drop(&mut self) {
+        metrics::gauge!("event_feed_watchers").decrement(1.0);
     }
 }

@@ -29,7 +29,7 @@ use crate::{
     error::Error,
 };
 
-pub use articles::{ArticleFilter, ArticleOrder, ArticlePage, WorkflowRequest};
+pub use articles::{ArticleFilter, ArticleOrder, ArticlePage, DuePublication, WorkflowRequest};
 pub use authors::AuthorPage;
 pub use comments::{CommentPage, ThreadOrder};
 pub use keys::KeyPage;

@@ -101,6 +101,8 @@ pub struct TestApp {
     pub shares: ShareServiceClient<Authed>,
     pub keys: KeyServiceClient<Authed>,
     pub channel: Channel,
+    /// Where the server listens.
+    pub address: SocketAddr,
     /// The admin key's token the clients above carry.
     pub admin_token: String,
     pub database: Arc<TestDatabase>,
@@ -237,6 +239,7 @@ impl TestApp {
             shares,
             keys,
             channel,
+            address,
             admin_token,
             database,
             store,
@@ -530,5 +533,59 @@ pub fn draft(title: &str, author: &pb::Author) -> pb::Article {
         body: "نص قصير".into(),
         author_ids: vec![author.id.clone()],
         ..Default::default()
+    }
+}
+
+/// A write lock held on a test database from outside the server, so that
+/// the server's writes wait: SQLite's write lock (`BEGIN IMMEDIATE`), or on
+/// PostgreSQL the lock that orders event commits, which every write that
+/// records an event takes after its first statements (so a write cut short
+/// while it waits has something to roll back).
+pub struct WriteLock {
+    connection: sea_orm::DatabaseConnection,
+    postgres: bool,
+}
+
+/// The key of the server's event-order advisory lock ("news").
+const EVENT_ORDER_LOCK: i64 = 0x6e65_7773;
+
+impl WriteLock {
+    pub async fn hold(database: &TestDatabase) -> WriteLock {
+        let mut options = sea_orm::ConnectOptions::new(database.url.clone());
+        // One connection, so that the lock and its release share it.
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .sqlx_logging(false);
+        let connection = sea_orm::Database::connect(options)
+            .await
+            .expect("connect to hold a lock");
+        let postgres = database.is_postgres();
+        let take = if postgres {
+            format!("SELECT pg_advisory_lock({EVENT_ORDER_LOCK})")
+        } else {
+            "BEGIN IMMEDIATE".to_owned()
+        };
+        connection
+            .execute_unprepared(&take)
+            .await
+            .expect("take the write lock");
+        WriteLock {
+            connection,
+            postgres,
+        }
+    }
+
+    pub async fn release(self) {
+        let release = if self.postgres {
+            format!("SELECT pg_advisory_unlock({EVENT_ORDER_LOCK})")
+        } else {
+            "ROLLBACK".to_owned()
+        };
+        self.connection
+            .execute_unprepared(&release)
+            .await
+            .expect("release the write lock");
+        self.connection.close().await.expect("close");
     }
 }

@@ -31,7 +31,7 @@ use crate::{
     error::Error,
 };
 
-pub use workflow::WorkflowRequest;
+pub use workflow::{DuePublication, WorkflowRequest};
 
 /// What ListArticles filters on; `None` and `false` filter nothing.
 #[derive(Debug, Clone, Default)]

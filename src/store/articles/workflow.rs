@@ -30,6 +30,14 @@ use crate::{
 /// How many due articles one scheduler pass publishes at most.
 const DUE_BATCH: u64 = 100;
 
+/// An article the scheduler published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuePublication {
+    pub article_id: String,
+    /// How long after its scheduled time it went live.
+    pub late_by: std::time::Duration,
+}
+
 /// A workflow method's request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkflowRequest {
@@ -133,12 +141,12 @@ impl Store {
     }
 
     /// Publishes every SCHEDULED article whose time has come, and returns
-    /// their ids. Each publish is a conditional update that only one server
+    /// which, with how late each went live. Each publish is a conditional update that only one server
     /// can win: the row must still be SCHEDULED for the same time, so two
     /// servers never both publish it, and an article unscheduled or
     /// rescheduled in the meantime is left alone. One article failing does
     /// not hold up the others.
-    pub async fn publish_due_articles(&self) -> Result<Vec<String>, Error> {
+    pub async fn publish_due_articles(&self) -> Result<Vec<DuePublication>, Error> {
         let mut published = Vec::new();
         loop {
             let due: Vec<(String, Option<DateTime<Utc>>)> = articles::Entity::find()
@@ -160,7 +168,10 @@ impl Store {
                     continue;
                 };
                 match self.publish_if_still_due(&id, scheduled_for).await {
-                    Ok(true) => published.push(id),
+                    Ok(true) => published.push(DuePublication {
+                        article_id: id,
+                        late_by: (self.now() - scheduled_for).to_std().unwrap_or_default(),
+                    }),
                     Ok(false) => {}
                     Err(error) => {
                         tracing::warn!(article_id = %id, %error, "publishing a due article failed");
