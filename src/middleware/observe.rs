@@ -59,14 +59,11 @@ where
             .to_owned();
         let peer = peer(&request);
         let span = tracing::info_span!("rpc", %method, %peer, %request_id);
-        let started = Instant::now();
-        metrics::gauge!("grpc_requests_in_flight").increment(1.0);
+        let mut in_flight = InFlight::start(method);
         let response = self.inner.call(request);
         Box::pin(
             async move {
                 let result = response.await;
-                let latency = started.elapsed();
-                metrics::gauge!("grpc_requests_in_flight").decrement(1.0);
                 // Errors come back trailers-only, with `grpc-status` in the
                 // headers; a success carries it in the trailers, after the
                 // body, so no status header means OK (or a stream under way).
@@ -79,19 +76,55 @@ where
                         .map_or("OK", |code| code_name(tonic::Code::from_i32(code))),
                     Err(_) => "INTERNAL",
                 };
-                metrics::counter!("grpc_requests_total", "method" => method.clone(), "code" => code)
-                    .increment(1);
-                metrics::histogram!("grpc_request_duration_seconds", "method" => method)
-                    .record(latency.as_secs_f64());
-                tracing::info!(
-                    code,
-                    latency_ms = latency.as_secs_f64() * 1e3,
-                    "rpc finished"
-                );
+                in_flight.finish(code);
                 result
             }
             .instrument(span),
         )
+    }
+}
+
+/// One request from start to answer. A request dropped before it is
+/// answered (its deadline passed, or the client went away) is counted and
+/// logged as CANCELLED when the guard drops, so that nothing leaks from the
+/// in-flight gauge.
+struct InFlight {
+    method: String,
+    started: Instant,
+    finished: bool,
+}
+
+impl InFlight {
+    fn start(method: String) -> Self {
+        metrics::gauge!("grpc_requests_in_flight").increment(1.0);
+        Self {
+            method,
+            started: Instant::now(),
+            finished: false,
+        }
+    }
+
+    fn finish(&mut self, code: &'static str) {
+        self.finished = true;
+        let latency = self.started.elapsed();
+        metrics::gauge!("grpc_requests_in_flight").decrement(1.0);
+        metrics::counter!("grpc_requests_total", "method" => self.method.clone(), "code" => code)
+            .increment(1);
+        metrics::histogram!("grpc_request_duration_seconds", "method" => self.method.clone())
+            .record(latency.as_secs_f64());
+        tracing::info!(
+            code,
+            latency_ms = latency.as_secs_f64() * 1e3,
+            "rpc finished"
+        );
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finish("CANCELLED");
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use prost_types::FieldMask;
 use tonic::{Code, Status};
 use tonic_health::pb::HealthCheckRequest;
 
-use crate::support::{Clients, TestApp, draft};
+use crate::support::{Clients, TestApp, assert_code, draft};
 
 /// Who calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -599,5 +599,132 @@ async fn every_caller_reaches_exactly_what_the_rules_allow() {
         "{} of {checked} calls disagree with the rules:\n{}",
         mismatches.len(),
         mismatches.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_writer_cannot_hand_a_draft_away_or_edit_it_once_submitted() {
+    let app = TestApp::spawn().await;
+    let me = app.author("كاتب", pb::AuthorKind::Person).await;
+    let colleague = app.author("كاتبة أخرى", pb::AuthorKind::Person).await;
+    let writer = app.as_token(&app.token(pb::Role::Writer, Some(&me.id)).await);
+    let mut articles = writer.articles.clone();
+
+    let mut shared = draft("مقال مشترك", &colleague);
+    shared.author_ids.push(me.id.clone());
+    let article = articles
+        .create_article(pb::CreateArticleRequest {
+            article: Some(shared),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a writer creates an article crediting them and a colleague")
+        .into_inner();
+
+    // Dropping their own credit would hand the draft to the colleague.
+    let status = assert_code(
+        articles
+            .update_article(pb::UpdateArticleRequest {
+                article: Some(pb::Article {
+                    id: article.id.clone(),
+                    author_ids: vec![colleague.id.clone()],
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["author_ids".into()],
+                }),
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+    assert!(status.message().contains("credit"), "{status:?}");
+
+    // So would restoring a revision that did not credit them, made by an
+    // editor in between.
+    app.articles
+        .clone()
+        .update_article(pb::UpdateArticleRequest {
+            article: Some(pb::Article {
+                id: article.id.clone(),
+                author_ids: vec![colleague.id.clone()],
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["author_ids".into()],
+            }),
+        })
+        .await
+        .expect("an editor changes the byline");
+    let status = assert_code(
+        articles
+            .get_article(pb::GetArticleRequest {
+                id: article.id.clone(),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+    );
+    assert!(!status.message().contains(&colleague.id));
+    app.articles
+        .clone()
+        .restore_article_revision(pb::RestoreArticleRevisionRequest {
+            article_id: article.id.clone(),
+            revision: 1,
+            etag: String::new(),
+        })
+        .await
+        .expect("an editor restores the writer's byline");
+    let status = assert_code(
+        articles
+            .restore_article_revision(pb::RestoreArticleRevisionRequest {
+                article_id: article.id.clone(),
+                revision: 2,
+                etag: String::new(),
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+    assert!(status.message().contains("credit"), "{status:?}");
+
+    // Submitted, the draft is the editors' until it comes back.
+    articles
+        .submit_article(pb::SubmitArticleRequest {
+            id: article.id.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("the writer submits their draft");
+    assert_code(
+        articles
+            .update_article(pb::UpdateArticleRequest {
+                article: Some(pb::Article {
+                    id: article.id.clone(),
+                    subtitle: "تعديل بعد الإرسال".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["subtitle".into()],
+                }),
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+    let read = articles
+        .get_article(pb::GetArticleRequest {
+            id: article.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("the writer still reads their submitted article")
+        .into_inner();
+    assert_eq!(read.status(), pb::ArticleStatus::InReview);
+    assert_code(
+        articles
+            .publish_article(pb::PublishArticleRequest {
+                id: article.id.clone(),
+                ..Default::default()
+            })
+            .await,
+        Code::PermissionDenied,
     );
 }

@@ -305,7 +305,10 @@ fn view_from_pb(view: i32, principal: &Principal) -> Result<ArticleView, Error> 
 }
 
 /// A writer creates, and keeps, only articles that credit them.
-fn require_writer_credited(principal: &Principal, author_ids: &[String]) -> Result<(), Error> {
+pub(super) fn require_writer_credited(
+    principal: &Principal,
+    author_ids: &[String],
+) -> Result<(), Error> {
     if !principal.is_writer() {
         return Ok(());
     }

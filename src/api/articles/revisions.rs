@@ -7,6 +7,7 @@ use super::{
         resource_id,
     },
     ArticleApi,
+    crud::require_writer_credited,
 };
 use crate::{
     domain::{
@@ -89,16 +90,17 @@ impl ArticleApi {
             etag,
         } = request;
         let article_id = resource_id("article_id", &article_id)?;
+        let revision = revision_number(revision)?;
         self.check_writer(principal, Rule::EditDraft, &article_id)
             .await?;
+        if principal.is_writer() {
+            // Restoring an old byline must not hand the draft to someone else.
+            let snapshot = self.store.find_revision(&article_id, revision).await?;
+            require_writer_credited(principal, &snapshot.content.author_ids)?;
+        }
         let article = self
             .store
-            .restore_article_revision(
-                &principal.actor(),
-                &article_id,
-                revision_number(revision)?,
-                &etag,
-            )
+            .restore_article_revision(&principal.actor(), &article_id, revision, &etag)
             .await?;
         Ok(article_to_pb(article))
     }
