@@ -728,3 +728,65 @@ async fn a_writer_cannot_hand_a_draft_away_or_edit_it_once_submitted() {
         Code::PermissionDenied,
     );
 }
+
+#[tokio::test]
+async fn anonymous_readers_get_the_published_view_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let live = app.article(draft("خبر منشور", &desk)).await;
+    app.articles
+        .clone()
+        .publish_article(pb::PublishArticleRequest {
+            id: live.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("publish");
+    let unpublished = app.article(draft("مسودة", &desk)).await;
+    let reader = app.as_anonymous();
+
+    // Asking for no view gets a reader the published one.
+    let listed = reader
+        .articles
+        .clone()
+        .list_articles(pb::ListArticlesRequest::default())
+        .await
+        .expect("an anonymous listing")
+        .into_inner()
+        .articles;
+    let ids: Vec<&str> = listed.iter().map(|article| article.id.as_str()).collect();
+    assert_eq!(ids, [live.id.as_str()]);
+    let read = reader
+        .articles
+        .clone()
+        .get_article(pb::GetArticleRequest {
+            id: live.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("an anonymous read")
+        .into_inner();
+    assert_eq!(read.title, "خبر منشور");
+    assert_code(
+        reader
+            .articles
+            .clone()
+            .get_article(pb::GetArticleRequest {
+                id: unpublished.id.clone(),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+    );
+    assert_code(
+        reader
+            .articles
+            .clone()
+            .list_articles(pb::ListArticlesRequest {
+                view: pb::ArticleView::Latest.into(),
+                ..Default::default()
+            })
+            .await,
+        Code::Unauthenticated,
+    );
+}
