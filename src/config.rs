@@ -37,7 +37,9 @@ impl Cli {
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
     Text,
+    /// One JSON object a line, for log collectors.
     Json,
 }
 
@@ -124,7 +126,12 @@ pub struct ServeArgs {
 
     /// Requests served at once; more are refused at once with
     /// RESOURCE_EXHAUSTED instead of queueing.
-    #[arg(long, env = "NEWSDESK_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
+    #[arg(
+        long,
+        env = "NEWSDESK_MAX_CONCURRENT_REQUESTS",
+        default_value_t = 512,
+        value_parser = positive_count
+    )]
     pub max_concurrent_requests: usize,
 
     /// Requests per second each API key may make (0: no limit).
@@ -141,7 +148,12 @@ pub struct ServeArgs {
     pub anonymous_write_rate_limit: u32,
 
     /// The largest request message, in bytes.
-    #[arg(long, env = "NEWSDESK_MAX_MESSAGE_SIZE", default_value_t = 4 * 1024 * 1024)]
+    #[arg(
+        long,
+        env = "NEWSDESK_MAX_MESSAGE_SIZE",
+        default_value_t = 4 * 1024 * 1024,
+        value_parser = positive_count
+    )]
     pub max_message_size: usize,
 
     /// Browser origins allowed to call the API through gRPC-Web, such as
@@ -149,7 +161,8 @@ pub struct ServeArgs {
     #[arg(
         long = "cors-origin",
         env = "NEWSDESK_CORS_ORIGINS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = browser_origin
     )]
     pub cors_origins: Vec<String>,
 
@@ -230,6 +243,36 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// A count of one or more: a limit of zero would refuse everything.
+fn positive_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be 1 or more".into()),
+        Ok(count) => Ok(count),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// An origin as browsers send it in `Origin`: `scheme://host[:port]`, in
+/// lower case, with no path, so that the comparison with what browsers send
+/// is exact. `*` is refused: an allow-list lists origins.
+fn browser_origin(text: &str) -> Result<String, String> {
+    let text = text.trim().trim_end_matches('/');
+    let uri: http::Uri = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not an origin such as https://news.example"))?;
+    match (uri.scheme_str(), uri.authority(), uri.path()) {
+        (Some(scheme @ ("http" | "https")), Some(authority), "/" | "")
+            if uri.query().is_none() && !authority.as_str().contains('@') =>
+        {
+            Ok(format!("{scheme}://{authority}").to_lowercase())
+        }
+        _ => Err(format!(
+            "`{text}` is not an origin such as https://news.example (a scheme and a host, \
+             no path; `*` is not accepted)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +312,23 @@ mod tests {
             panic!("keys");
         };
         assert!(matches!(keys.command, KeysCommand::Create { ref name, .. } if name == "ops"));
+    }
+
+    #[test]
+    fn origins_are_written_as_browsers_send_them_and_wildcards_are_refused() {
+        assert_eq!(
+            browser_origin(" HTTPS://News.Example:8443/ "),
+            Ok("https://news.example:8443".to_owned())
+        );
+        for bad in [
+            "*",
+            "news.example",
+            "https://news.example/page",
+            "ftp://news.example",
+        ] {
+            assert!(browser_origin(bad).is_err(), "{bad}");
+        }
+        assert!(Cli::try_parse_from(["newsdesk", "--max-concurrent-requests", "0"]).is_err());
     }
 
     #[test]

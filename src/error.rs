@@ -4,7 +4,7 @@
 use tonic::Code;
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::domain::validation::Violations;
+use crate::domain::{access::Denial, validation::Violations};
 
 /// Everything that can go wrong in a request, at the granularity clients act on.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -53,6 +53,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error for a call `denial` refuses; `what` names the resource for
+    /// NOT_FOUND (`article <id>`).
+    pub fn refused(denial: Denial, what: &str) -> Self {
+        match denial {
+            Denial::Unauthenticated => Error::Unauthenticated(
+                "this request needs an API key: send `authorization: Bearer <token>`".into(),
+            ),
+            Denial::PermissionDenied(reason) => Error::PermissionDenied(reason.into()),
+            Denial::NotFound => Error::NotFound(format!("{what} does not exist")),
+        }
+    }
+
     /// Prefixes the field paths of an `InvalidArgument` with the request field
     /// that holds the resource (`title` becomes `article.title`).
     pub fn within(self, prefix: &str) -> Self {

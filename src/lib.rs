@@ -1,12 +1,15 @@
 //! newsdesk: a gRPC content-management service for newsrooms.
 //!
 //! - `api/`: thin tonic handlers (validate, convert proto <-> domain, call the store).
-//! - `domain/`: pure rules: text normalisation, slugs, validation, paging tokens, etags.
+//! - `domain/`: pure rules: who may do what, the workflow, text normalisation, slugs,
+//!   validation, paging tokens, etags.
 //! - `store/`: sea-orm entities and queries; the only module that sees sea_orm.
-//! - `server`: the tonic server with health and reflection; `config`: the command line.
+//! - `server/`: the tonic server, its tower stack, health and reflection; `config`: the
+//!   command line; `keys`: `newsdesk keys`, API keys made straight in the database.
 //! - `scheduler`: the task that publishes scheduled articles when they fall due.
 //! - `events/`: the live change feed behind WatchEvents; `shares`: group commit for shares.
-//! - `middleware/`: the tower layers (authentication, rate limits, tracing and metrics, origins).
+//! - `middleware/`: the tower layers (authentication, rate limits, deadlines, tracing and
+//!   metrics, origins); `telemetry`: log output.
 //! - `error`: the one error type and its mapping to `tonic::Status`.
 
 pub mod api;

@@ -29,6 +29,12 @@ pub async fn run_scheduler(store: Store, tick: Duration, mut stop: watch::Receiv
             // is its own transaction.
             Err(error) => tracing::warn!(%error, "publishing scheduled articles failed"),
         }
+        // What is still due after the pass: zero normally; growing while
+        // publishing fails or another server holds the articles up.
+        match store.oldest_due_wait().await {
+            Ok(wait) => metrics::gauge!("scheduler_overdue_seconds").set(wait.as_secs_f64()),
+            Err(error) => tracing::warn!(%error, "reading the scheduling backlog failed"),
+        }
         tokio::select! {
             () = tokio::time::sleep(tick) => {}
             _ = stop.changed() => return,

@@ -61,16 +61,22 @@ impl ShareWriter {
 async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // A caller that gave up while its share waited (deadline,
+        // disconnect) was never told it counted: its share is not written.
         let (shares, replies): (Vec<_>, Vec<_>) = batch
             .drain(..)
+            .filter(|pending| !pending.reply.is_closed())
             .map(|pending| (pending.share, pending.reply))
             .unzip();
         let count = shares.len();
+        if count == 0 {
+            continue;
+        }
         match store.record_shares(shares).await {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    // A caller that gave up (deadline, disconnect) is not
-                    // told; its share is committed all the same.
+                    // A caller that gave up during the commit is not told;
+                    // its share is committed all the same.
                     let _ = reply.send(outcome);
                 }
             }

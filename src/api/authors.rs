@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     domain::{
-        access::Actor,
+        access::{Actor, Principal, sees_contact_details},
         author::{AuthorField, AuthorInput, AuthorKind, validate_new_author},
         paging::{Cursor, QueryKey, page_size},
         update_mask::parse_update_mask,
@@ -140,14 +140,27 @@ impl AuthorService for AuthorApi {
         &self,
         request: Request<pb::GetAuthorRequest>,
     ) -> Result<Response<pb::Author>, Status> {
-        respond(self.get(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(
+            self.get(request.into_inner())
+                .await
+                .map(|author| for_caller(author, &principal)),
+        )
     }
 
     async fn list_authors(
         &self,
         request: Request<pb::ListAuthorsRequest>,
     ) -> Result<Response<pb::ListAuthorsResponse>, Status> {
-        respond(self.list(request.into_inner()).await)
+        let principal = principal(&request);
+        respond(self.list(request.into_inner()).await.map(|mut page| {
+            page.authors = page
+                .authors
+                .into_iter()
+                .map(|author| for_caller(author, &principal))
+                .collect();
+            page
+        }))
     }
 
     async fn update_author(
@@ -207,4 +220,13 @@ fn kind_from_pb(kind: i32) -> Result<Option<AuthorKind>, &'static str> {
         Ok(pb::AuthorKind::Desk) => Ok(Some(AuthorKind::Desk)),
         Err(_) => Err("is not a known author kind"),
     }
+}
+
+/// An author as `principal` may see it: an address is the newsroom's, not
+/// the public internet's.
+fn for_caller(mut author: pb::Author, principal: &Principal) -> pb::Author {
+    if !sees_contact_details(principal) {
+        author.email.clear();
+    }
+    author
 }

@@ -5,9 +5,9 @@ use std::pin::Pin;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
-use super::{convert::event_to_pb, respond};
+use super::{convert::event_to_pb, principal, respond};
 use crate::{
-    domain::{event::EVENT_TYPES, paging::page_size, validation::Violations},
+    domain::{access::Principal, event::EVENT_TYPES, paging::page_size, validation::Violations},
     error::Error,
     events::feed::{EventFeed, FeedItem},
     proto::{self as pb, event_service_server::EventService},
@@ -74,6 +74,10 @@ impl EventService for EventApi {
         &self,
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let key_id = match principal(&request) {
+            Principal::Key { key_id, .. } => Some(key_id),
+            Principal::Anonymous => None,
+        };
         let pb::WatchEventsRequest {
             after_sequence,
             types,
@@ -81,7 +85,7 @@ impl EventService for EventApi {
         check_feed_request(after_sequence, &types)
             .into_result(())
             .map_err(|violations| Status::from(Error::from(violations)))?;
-        let stream = self.feed.watch(after_sequence, types).map(|item| {
+        let stream = self.feed.watch(after_sequence, types, key_id).map(|item| {
             item.map(|item| pb::WatchEventsResponse {
                 kind: Some(match item {
                     FeedItem::Event(event) => {

@@ -40,13 +40,7 @@ fn principal<T>(request: &Request<T>) -> Principal {
 
 /// The error for a refused call; `what` names the resource for NOT_FOUND.
 fn denied(denial: Denial, what: &str) -> Error {
-    match denial {
-        Denial::Unauthenticated => Error::Unauthenticated(
-            "this request needs an API key: send `authorization: Bearer <token>`".into(),
-        ),
-        Denial::PermissionDenied(reason) => Error::PermissionDenied(reason.into()),
-        Denial::NotFound => Error::NotFound(format!("{what} does not exist")),
-    }
+    Error::refused(denial, what)
 }
 
 /// A handler's result as tonic wants it; every error maps through `Error`.

@@ -94,6 +94,7 @@ impl Principal {
 pub struct Actor(pub String);
 
 impl Actor {
+    /// A reader without a key.
     pub fn anonymous() -> Self {
         Actor("anonymous".into())
     }
@@ -195,6 +196,10 @@ pub const RULES: &[(&str, Rule)] = &[
     ("/newsdesk.v1.KeyService/RevokeApiKey", Rule::Admin),
 ];
 
+/// Where gRPC reflection's methods live (v1 and v1alpha): public when the
+/// server serves them, and outside `RULES`.
+pub const REFLECTION_PREFIX: &str = "/grpc.reflection.";
+
 /// The rule of the RPC at `path`; `None` for reflection and paths the
 /// server does not serve (which answer UNIMPLEMENTED).
 pub fn rule_for(path: &str) -> Option<Rule> {
@@ -264,6 +269,12 @@ pub fn view_access(principal: &Principal, view: ArticleView) -> Result<(), Denia
     }
 }
 
+/// Whether the caller sees people's contact details (authors' e-mail
+/// addresses): the newsroom's keys do, anonymous readers do not.
+pub fn sees_contact_details(principal: &Principal) -> bool {
+    matches!(principal, Principal::Key { .. })
+}
+
 /// What `article_access` needs to know about an article.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArticleFacts {
@@ -281,15 +292,15 @@ pub fn article_access(
     principal: &Principal,
     facts: ArticleFacts,
 ) -> Result<(), Denial> {
-    if !matches!(
-        principal,
-        Principal::Key {
-            role: Role::Writer,
-            ..
-        }
-    ) {
-        return Ok(());
+    if principal.is_writer() {
+        writer_access(rule, facts)
+    } else {
+        Ok(())
     }
+}
+
+/// A writer's access to an article with `facts` under `rule`.
+fn writer_access(rule: Rule, facts: ArticleFacts) -> Result<(), Denial> {
     // A writer's key bound to no author is credited nowhere.
     if !facts.credits_caller {
         return Err(Denial::NotFound);
@@ -299,6 +310,62 @@ pub fn article_access(
             "writers edit and submit drafts only; an editor handles the rest",
         )),
         _ => Ok(()),
+    }
+}
+
+/// Which articles a write may change. The store checks it on the locked row,
+/// inside the write's transaction, so that a check made earlier cannot go
+/// stale (an editor submitting the draft, or taking the writer's credit off
+/// it, in between).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteScope {
+    /// Editors and admins: any article, in any state the workflow allows.
+    AnyArticle,
+    /// A writer's key: the drafts that credit this author, which must go on
+    /// crediting it.
+    DraftsCrediting(String),
+}
+
+impl WriteScope {
+    /// The scope of `principal`'s writes.
+    pub fn of(principal: &Principal) -> Self {
+        match principal {
+            Principal::Key {
+                role: Role::Writer,
+                author_id,
+                ..
+            } => WriteScope::DraftsCrediting(author_id.clone().unwrap_or_default()),
+            _ => WriteScope::AnyArticle,
+        }
+    }
+
+    /// Whether the write may change an article that credits `author_ids`
+    /// and is in `status`.
+    pub fn admits(&self, author_ids: &[String], status: ArticleStatus) -> Result<(), Denial> {
+        match self {
+            WriteScope::AnyArticle => Ok(()),
+            WriteScope::DraftsCrediting(author) => writer_access(
+                Rule::EditDraft,
+                ArticleFacts {
+                    credits_caller: author_ids.iter().any(|credited| credited == author),
+                    status,
+                },
+            ),
+        }
+    }
+
+    /// Whether the write may leave the article crediting `author_ids`.
+    pub fn keeps_credit(&self, author_ids: &[String]) -> Result<(), Denial> {
+        match self {
+            WriteScope::DraftsCrediting(author)
+                if !author_ids.iter().any(|credited| credited == author) =>
+            {
+                Err(Denial::PermissionDenied(
+                    "a writer's articles must credit the writer's own author",
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 }
 

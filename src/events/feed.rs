@@ -75,10 +75,15 @@ impl EventFeed {
     /// each new one as it commits: in sequence order, no gap, no repeat.
     /// The stream ends with an error when the server stops or the database
     /// fails; a client resumes after the last sequence it saw.
+    ///
+    /// A stream opened with a key (`key_id`) ends with UNAUTHENTICATED once
+    /// the key is revoked: at once when this process revoked it, and within
+    /// a heartbeat interval when another did.
     pub fn watch(
         &self,
         after_sequence: i64,
         types: Vec<String>,
+        key_id: Option<String>,
     ) -> ReceiverStream<Result<FeedItem, Error>> {
         let (sender, receiver) = mpsc::channel(WATCHER_BUFFER);
         tokio::spawn(serve_watcher(
@@ -88,6 +93,7 @@ impl EventFeed {
                 reads: self.reads.clone(),
                 heartbeat_interval: self.heartbeat_interval,
                 types,
+                key_id,
                 sender,
             },
             after_sequence,
@@ -107,6 +113,7 @@ async fn track_newest(
     loop {
         match store.last_event_sequence().await {
             Ok(last) => {
+                metrics::gauge!("event_feed_newest_sequence").set(last as f64);
                 newest.send_if_modified(|known| {
                     let moved = last > *known;
                     *known = (*known).max(last);
@@ -130,6 +137,8 @@ struct Watcher {
     reads: Arc<Semaphore>,
     heartbeat_interval: Duration,
     types: Vec<String>,
+    /// The key the stream was opened with, checked again on revocations.
+    key_id: Option<String>,
     sender: mpsc::Sender<Result<FeedItem, Error>>,
 }
 
@@ -141,8 +150,10 @@ async fn serve_watcher(watcher: Watcher, mut cursor: i64) {
         reads,
         heartbeat_interval,
         types,
+        key_id,
         sender,
     } = watcher;
+    let mut revocations = store.subscribe_revocations();
     let _counted = WatcherGauge::new();
     // A heartbeat goes out when nothing was sent for a whole interval, however
     // busy the feed is with events this watcher's filter skips.
@@ -195,7 +206,16 @@ async fn serve_watcher(watcher: Watcher, mut cursor: i64) {
                     return;
                 }
             }
+            Ok(()) = revocations.changed() => {
+                if !key_still_live(&store, key_id.as_deref(), &sender).await {
+                    return;
+                }
+            }
             () = tokio::time::sleep_until(last_sent + heartbeat_interval) => {
+                // Keys revoked by other processes are noticed here.
+                if !key_still_live(&store, key_id.as_deref(), &sender).await {
+                    return;
+                }
                 let beat = FeedItem::Heartbeat { read_sequence: cursor };
                 if sender.send(Ok(beat)).await.is_err() {
                     return;
@@ -205,6 +225,27 @@ async fn serve_watcher(watcher: Watcher, mut cursor: i64) {
             () = sender.closed() => return,
         }
     }
+}
+
+/// Whether the stream's key (if it has one) still works; when it does not,
+/// the stream is told why.
+async fn key_still_live(
+    store: &Store,
+    key_id: Option<&str>,
+    sender: &mpsc::Sender<Result<FeedItem, Error>>,
+) -> bool {
+    let Some(key_id) = key_id else {
+        return true;
+    };
+    let refusal = match store.key_is_live(key_id).await {
+        Ok(true) => return true,
+        Ok(false) => {
+            Error::Unauthenticated("the key this stream was opened with was revoked".into())
+        }
+        Err(error) => error,
+    };
+    let _ = sender.send(Err(refusal)).await;
+    false
 }
 
 /// Counts a watch stream in `event_feed_watchers` while it lives.

@@ -16,16 +16,14 @@ use tower::{Layer, Service};
 
 use crate::{
     domain::{
-        access::{Denial, Principal, admit, rule_for},
+        access::{Denial, Principal, REFLECTION_PREFIX, admit, rule_for},
         key::is_well_formed_token,
     },
+    error::Error,
     store::Store,
 };
 
-/// Where gRPC reflection's methods live (v1 and v1alpha).
-const REFLECTION_PREFIX: &str = "/grpc.reflection.";
-
-/// Adds [`Authenticate`] to a service.
+/// Adds [`Auth`] to a service.
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
     store: Store,
@@ -39,10 +37,10 @@ impl AuthLayer {
 }
 
 impl<S> Layer<S> for AuthLayer {
-    type Service = Authenticate<S>;
+    type Service = Auth<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Authenticate {
+        Auth {
             inner,
             store: self.store.clone(),
         }
@@ -51,12 +49,12 @@ impl<S> Layer<S> for AuthLayer {
 
 /// Finds the caller and refuses what the caller's role may not call.
 #[derive(Debug, Clone)]
-pub struct Authenticate<S> {
+pub struct Auth<S> {
     inner: S,
     store: Store,
 }
 
-impl<S> Service<Request<Body>> for Authenticate<S>
+impl<S> Service<Request<Body>> for Auth<S>
 where
     S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -70,8 +68,8 @@ where
     }
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        // The clone that was not polled ready goes into the future; the one
-        // that was stays for the next call (tower's usual swap).
+        // The service that was polled ready goes into the future, and a fresh
+        // clone stays for the next poll_ready (tower's usual swap).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let store = self.store.clone();
@@ -117,7 +115,11 @@ async fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Principal, t
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .filter(|token| is_well_formed_token(token));
-    let refused = || tonic::Status::unauthenticated("the bearer token is not a valid API key");
+    let refused = || {
+        tonic::Status::from(Error::Unauthenticated(
+            "the bearer token is not a valid API key".into(),
+        ))
+    };
     let Some(token) = token else {
         return Err(refused());
     };
@@ -128,15 +130,10 @@ async fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Principal, t
     }
 }
 
+/// The answer to a caller the rule does not admit. The rule alone never
+/// hides a resource (object checks do, later), so NOT_FOUND does not arise.
 fn refusal(denial: Denial) -> tonic::Status {
-    match denial {
-        Denial::Unauthenticated => tonic::Status::unauthenticated(
-            "this request needs an API key: send `authorization: Bearer <token>`",
-        ),
-        Denial::PermissionDenied(reason) => tonic::Status::permission_denied(reason),
-        // The rule alone never hides a resource; object checks do, later.
-        Denial::NotFound => tonic::Status::not_found("not found"),
-    }
+    tonic::Status::from(Error::refused(denial, "the resource"))
 }
 
 #[cfg(test)]

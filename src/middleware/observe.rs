@@ -17,6 +17,8 @@ use tonic::{
 use tower::{Layer, Service};
 use tracing::Instrument;
 
+use crate::domain::access::{REFLECTION_PREFIX, rule_for};
+
 /// Adds [`Observe`] to a service.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ObserveLayer;
@@ -50,7 +52,7 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let method = request.uri().path().to_owned();
+        let method = method_label(request.uri().path());
         let request_id = request
             .headers()
             .get("x-request-id")
@@ -125,6 +127,17 @@ impl Drop for InFlight {
         if !self.finished {
             self.finish("CANCELLED");
         }
+    }
+}
+
+/// The method a request calls, as logs and metrics name it: a path the
+/// server serves, or `unknown`, so that made-up paths cannot grow the
+/// metrics without bound.
+fn method_label(path: &str) -> String {
+    if rule_for(path).is_some() || path.starts_with(REFLECTION_PREFIX) {
+        path.to_owned()
+    } else {
+        "unknown".to_owned()
     }
 }
 

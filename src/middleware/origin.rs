@@ -13,7 +13,7 @@ use http::{HeaderValue, Request, Response};
 use tonic::body::Body;
 use tower::{Layer, Service};
 
-/// Adds [`AllowedOrigins`] to a service.
+/// Adds [`Origin`] to a service.
 #[derive(Debug, Clone)]
 pub struct OriginLayer {
     allowed: Arc<[HeaderValue]>,
@@ -29,10 +29,10 @@ impl OriginLayer {
 }
 
 impl<S> Layer<S> for OriginLayer {
-    type Service = AllowedOrigins<S>;
+    type Service = Origin<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AllowedOrigins {
+        Origin {
             inner,
             allowed: self.allowed.clone(),
         }
@@ -41,12 +41,12 @@ impl<S> Layer<S> for OriginLayer {
 
 /// Refuses requests from origins not on the allow-list.
 #[derive(Debug, Clone)]
-pub struct AllowedOrigins<S> {
+pub struct Origin<S> {
     inner: S,
     allowed: Arc<[HeaderValue]>,
 }
 
-impl<S> Service<Request<Body>> for AllowedOrigins<S>
+impl<S> Service<Request<Body>> for Origin<S>
 where
     S: Service<Request<Body>, Response = Response<Body>>,
     S::Future: Send + 'static,

@@ -5,11 +5,12 @@
 
 use std::{
     future::Future,
-    net::IpAddr,
+    net::{IpAddr, Ipv6Addr},
     num::NonZeroU32,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, Weak},
     task::{Context, Poll},
+    time::Duration,
 };
 
 use governor::{
@@ -50,17 +51,46 @@ pub struct RateLimitLayer {
 }
 
 impl RateLimitLayer {
+    /// Limiters for `options`. Must be called within a Tokio runtime: a task
+    /// forgets callers whose quota has refilled, so that the limiters' memory
+    /// follows the callers of the last minute, not every caller ever seen.
     pub fn new(options: RateLimitOptions) -> Self {
-        Self {
+        let layer = Self {
             per_key: options
                 .per_key_per_second
                 .map(|rate| Arc::new(RateLimiter::keyed(Quota::per_second(rate)))),
             anonymous_writes: options
                 .anonymous_writes_per_minute
                 .map(|rate| Arc::new(RateLimiter::keyed(Quota::per_minute(rate)))),
+        };
+        let per_key = layer.per_key.as_ref().map(Arc::downgrade);
+        let anonymous_writes = layer.anonymous_writes.as_ref().map(Arc::downgrade);
+        if per_key.is_some() || anonymous_writes.is_some() {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(FORGET_INTERVAL);
+                loop {
+                    tick.tick().await;
+                    let per_key = per_key.as_ref().map(Weak::upgrade);
+                    let anonymous_writes = anonymous_writes.as_ref().map(Weak::upgrade);
+                    // Ends once the server, and with it the layer, is gone.
+                    if matches!(per_key, Some(None)) || matches!(anonymous_writes, Some(None)) {
+                        return;
+                    }
+                    if let Some(Some(limiter)) = per_key {
+                        limiter.retain_recent();
+                    }
+                    if let Some(Some(limiter)) = anonymous_writes {
+                        limiter.retain_recent();
+                    }
+                }
+            });
         }
+        layer
     }
 }
+
+/// How often the limiters forget callers whose quota is full again.
+const FORGET_INTERVAL: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for RateLimitLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -118,7 +148,7 @@ impl RateLimitLayer {
             _ if ANONYMOUS_WRITES.contains(&request.uri().path()) => self
                 .anonymous_writes
                 .as_ref()?
-                .check_key(&peer_ip(request)?),
+                .check_key(&client_network(peer_ip(request)?)),
             _ => return None,
         };
         let not_until = outcome.err()?;
@@ -126,6 +156,19 @@ impl RateLimitLayer {
             message: "too many requests; slow down".into(),
             retry_after: not_until.wait_time_from(DefaultClock::default().now()),
         })
+    }
+}
+
+/// Whom an address limits: an IPv4 address, or an IPv6 address's /64 (one
+/// subscriber's network hands out a whole /64, so single addresses would
+/// give one client 2^64 quotas).
+fn client_network(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
     }
 }
 
@@ -141,4 +184,22 @@ fn peer_ip(request: &Request<Body>) -> Option<IpAddr> {
                 .and_then(|tls| tls.get_ref().remote_addr())
         })
         .map(|address| address.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_limited_by_its_network_and_ipv4_by_its_address() {
+        let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("an address");
+        let same_network: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("an address");
+        let other_network: IpAddr = "2001:db8:1:3::1".parse().expect("an address");
+        assert_eq!(client_network(one), client_network(same_network));
+        assert_ne!(client_network(one), client_network(other_network));
+        let v4: IpAddr = "203.0.113.7".parse().expect("an address");
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().expect("an address");
+        assert_eq!(client_network(v4), v4);
+        assert_eq!(client_network(mapped), v4);
+    }
 }

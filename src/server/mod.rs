@@ -10,6 +10,7 @@ use std::{future::Future, time::Duration};
 
 use anyhow::Context;
 use http::HeaderValue;
+use metrics_exporter_prometheus::Matcher;
 use tokio::{net::TcpListener, sync::watch};
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
@@ -129,13 +130,30 @@ impl ServerOptions {
     }
 }
 
+/// Buckets of the latency and lag histograms, from a tenth of a millisecond
+/// to a minute.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0, 60.0,
+];
+
+/// Buckets of the event-feed lag, in events.
+const EVENTS_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 10_000.0];
+
 /// `newsdesk serve`: opens and migrates the database, listens, and serves
 /// until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let options = ServerOptions::from_args(&args)?;
     if let Some(address) = args.metrics_listen {
+        // Histograms (not summaries), so that several servers' latencies
+        // can be added up in Prometheus.
         metrics_exporter_prometheus::PrometheusBuilder::new()
             .with_http_listener(address)
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(Matcher::Suffix("_events".into()), EVENTS_BUCKETS)
+            })
+            .context("metric buckets")?
             .install()
             .with_context(|| format!("cannot serve metrics on {address}"))?;
         tracing::info!("metrics on http://{address}/metrics");

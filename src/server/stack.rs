@@ -23,7 +23,8 @@ use crate::{
     error::Error,
     events::feed::EventFeed,
     middleware::{
-        auth::AuthLayer, observe::ObserveLayer, origin::OriginLayer, rate_limit::RateLimitLayer,
+        auth::AuthLayer, deadline::DeadlineLayer, observe::ObserveLayer, origin::OriginLayer,
+        rate_limit::RateLimitLayer,
     },
     proto::{
         self, article_service_server::ArticleServiceServer,
@@ -68,9 +69,6 @@ pub(super) async fn serve_stack<H: Health>(
     let mut server = Server::builder()
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        // Honours the client's `grpc-timeout` when it is shorter. A request
-        // cut short is dropped, and its open transaction rolls back.
-        .timeout(options.request_timeout)
         // gRPC-Web from browsers comes over HTTP/1.1 too.
         .accept_http1(true);
     if let Some(tls) = &options.tls {
@@ -79,6 +77,7 @@ pub(super) async fn serve_stack<H: Health>(
     let layers = ServiceBuilder::new()
         // First, so that every later layer and log line has the request id,
         // and the answer carries it back.
+        .map_request(drop_unusable_request_id)
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
         // Before anything can refuse a request, so that refusals are logged
@@ -89,6 +88,10 @@ pub(super) async fn serve_stack<H: Health>(
         .layer(cors(&options.cors_origins))
         .layer(OriginLayer::new(options.cors_origins.clone()))
         .layer(tonic_web::GrpcWebLayer::new())
+        // The client's `grpc-timeout` or the server's maximum: a request cut
+        // off is dropped, its open transaction rolls back, and the answer
+        // (DEADLINE_EXCEEDED) still passes the layers above.
+        .layer(DeadlineLayer::new(options.request_timeout))
         // Overload: past the limit a request is refused at once, before it
         // costs a database lookup, instead of queueing without bound.
         .map_result(shed_to_status)
@@ -148,6 +151,27 @@ pub(super) async fn serve_stack<H: Health>(
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
         .await?;
     Ok(())
+}
+
+/// The longest client request id kept.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Removes a client's `x-request-id` that is too long or holds more than
+/// letters, digits and `-_.:`, so that a made-up id gets replaced with a
+/// fresh one instead of reaching every log line.
+fn drop_unusable_request_id(mut request: http::Request<Body>) -> http::Request<Body> {
+    let usable = request.headers().get("x-request-id").is_none_or(|id| {
+        let id = id.as_bytes();
+        !id.is_empty()
+            && id.len() <= MAX_REQUEST_ID_LEN
+            && id
+                .iter()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"-_.:".contains(byte))
+    });
+    if !usable {
+        request.headers_mut().remove("x-request-id");
+    }
+    request
 }
 
 /// CORS for the allowed browser origins: gRPC-Web posts with its headers,

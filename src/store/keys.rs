@@ -2,7 +2,8 @@
 //! of a presented token.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use super::{Store, entities::api_keys, new_id};
@@ -94,7 +95,18 @@ impl Store {
         }
         let mut update: api_keys::ActiveModel = row.into();
         update.revoke_time = Set(Some(self.now()));
-        key_from_row(update.update(&self.db).await?)
+        let revoked = key_from_row(update.update(&self.db).await?)?;
+        self.revocations.send_modify(|count| *count += 1);
+        Ok(revoked)
+    }
+
+    /// Whether the key with `key_id` exists and is not revoked.
+    pub async fn key_is_live(&self, key_id: &str) -> Result<bool, Error> {
+        let live = api_keys::Entity::find_by_id(key_id.to_owned())
+            .filter(api_keys::Column::RevokeTime.is_null())
+            .count(&self.db)
+            .await?;
+        Ok(live > 0)
     }
 
     /// The principal a presented token stands for: `None` when no working

@@ -55,6 +55,9 @@ pub struct Store {
     /// Counts this process's committed changes, so that readers of the
     /// change feed can wait for the next one instead of polling.
     commits: Arc<watch::Sender<u64>>,
+    /// Counts this process's key revocations, so that open streams can end
+    /// the moment their key is revoked.
+    revocations: Arc<watch::Sender<u64>>,
 }
 
 impl Store {
@@ -91,6 +94,7 @@ impl Store {
             db,
             clock: Arc::new(SystemClock),
             commits: Arc::new(watch::Sender::new(0)),
+            revocations: Arc::new(watch::Sender::new(0)),
         })
     }
 
@@ -99,6 +103,12 @@ impl Store {
     /// on the same database do not show here.
     pub fn subscribe_commits(&self) -> watch::Receiver<u64> {
         self.commits.subscribe()
+    }
+
+    /// A receiver that changes whenever this process revokes a key. Keys
+    /// revoked by other processes do not show here.
+    pub fn subscribe_revocations(&self) -> watch::Receiver<u64> {
+        self.revocations.subscribe()
     }
 
     /// The same store, stamping writes with `clock`'s time.

@@ -1,6 +1,6 @@
 //! Idempotency keys (AIP-155): the first Create with a `request_id` claims it
-//! for the resource it creates; a retry finds the claim and returns that
-//! resource instead of creating another.
+//! for the resource it creates; a retry by the same caller finds the claim
+//! and returns that resource instead of creating another.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use super::{Store, entities::request_ids, inserted, new_id};
-use crate::error::Error;
+use crate::{domain::access::Actor, error::Error};
 
 /// How a Create goes on after its idempotency key is looked at.
 pub(super) enum Creation {
@@ -26,12 +26,16 @@ pub(super) enum Creation {
 
 impl Store {
     /// Opens the write transaction of a Create in `scope` and claims its
-    /// `request_id` (when it has one) inside it.
+    /// `request_id` (when it has one) inside it. Claims are the caller's own:
+    /// someone else's request id finds nothing, so that it cannot fetch what
+    /// another caller created.
     pub(super) async fn begin_create(
         &self,
         scope: &str,
+        caller: &Actor,
         request_id: Option<&str>,
     ) -> Result<Creation, Error> {
+        let scope = &format!("{scope} by {caller}");
         let now = self.now();
         let id = new_id();
         let txn = self.begin_write().await?;

@@ -384,3 +384,59 @@ async fn admin_key_id(app: &TestApp) -> String {
         .expect("the test admin key")
         .id
 }
+
+#[tokio::test]
+async fn revoking_a_key_ends_the_change_feed_streams_it_opened() {
+    let app = TestApp::spawn().await;
+    let created = app
+        .keys
+        .clone()
+        .create_api_key(pb::CreateApiKeyRequest {
+            name: "indexer".into(),
+            role: pb::Role::Subscriber.into(),
+            author_id: String::new(),
+        })
+        .await
+        .expect("create key")
+        .into_inner();
+    let mut stream = app
+        .as_token(&created.token)
+        .events
+        .watch_events(pb::WatchEventsRequest::default())
+        .await
+        .expect("watch")
+        .into_inner();
+    // The stream is live: it carries the next change.
+    let author = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let delivered = loop {
+        let item = stream
+            .message()
+            .await
+            .expect("the stream works")
+            .expect("the stream is open");
+        if let Some(pb::watch_events_response::Kind::Event(event)) = item.kind {
+            break event;
+        }
+    };
+    assert_eq!(delivered.author_id, author.id);
+
+    app.keys
+        .clone()
+        .revoke_api_key(pb::RevokeApiKeyRequest {
+            id: created.key.expect("key").id,
+        })
+        .await
+        .expect("revoke");
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the stream ends once its key is revoked");
+    let status = ended.expect_err("the stream ends with a status");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+}

@@ -88,7 +88,8 @@ async fn output_only_paths_in_a_mask_are_refused_for_every_role() {
     let editor = app.as_token(&app.token(pb::Role::Editor, None).await);
     let article = app.article(draft("خبر", &desk)).await;
 
-    for (who, clients) in [("writer", &writer), ("editor", &editor)] {
+    let admin = app.as_token(&app.admin_token);
+    for (who, clients) in [("writer", &writer), ("editor", &editor), ("admin", &admin)] {
         for path in ARTICLE_OUTPUT_ONLY {
             let status = clients
                 .articles

@@ -1,15 +1,10 @@
 //! The tower stack through the real server: rate limits, load shedding,
-//! deadlines, request ids, message sizes and compression, gRPC-Web with its
-//! origin allow-list, and reflection that can be switched off.
+//! deadlines, request ids, message sizes and compression, and reflection
+//! that can be switched off (gRPC-Web has its own module).
 
-use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
+use std::{num::NonZeroU32, time::Duration};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use newsdesk::{middleware::rate_limit::RateLimitOptions, proto as pb, server::ServerOptions};
-use prost::Message;
-use tokio::net::TcpStream;
 use tonic::{Code, Request, codec::CompressionEncoding, metadata::MetadataValue};
 use tonic_reflection::pb::v1::{
     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
@@ -202,24 +197,46 @@ async fn past_the_concurrency_limit_calls_are_refused_at_once_and_admitted_ones_
 
 #[tokio::test]
 async fn a_request_cut_off_by_its_deadline_leaves_no_write_behind() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_options(ServerOptions {
+        request_timeout: Duration::from_secs(1),
+        ..test_options()
+    })
+    .await;
     let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
     let events_before = all_events(&app).await.len();
     let lock = WriteLock::hold(&app.database).await;
 
-    let mut request = Request::new(pb::CreateArticleRequest {
+    // The client's deadline, and (with none) the server's maximum.
+    let mut asked = Request::new(pb::CreateArticleRequest {
         article: Some(draft("لن يُحفظ", &desk)),
         request_id: String::new(),
     });
-    request.set_timeout(Duration::from_millis(300));
+    asked.set_timeout(Duration::from_millis(300));
+    let unasked = Request::new(pb::CreateArticleRequest {
+        article: Some(draft("ولا هذا", &desk)),
+        request_id: String::new(),
+    });
+    // tonic's client gives up at its own deadline too (CANCELLED), at the
+    // same moment the server does.
     let status = app
         .articles
         .clone()
-        .create_article(request)
+        .create_article(asked)
         .await
-        .expect_err("the deadline passes while the write waits");
+        .expect_err("the client's deadline passes while the write waits");
     assert!(
-        matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded),
+        matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{status:?}"
+    );
+    let status = app
+        .articles
+        .clone()
+        .create_article(unasked)
+        .await
+        .expect_err("the server's maximum passes while the write waits");
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(
+        status.metadata().get("x-request-id").is_some(),
         "{status:?}"
     );
     lock.release().await;
@@ -288,6 +305,27 @@ async fn every_answer_carries_the_request_id_given_or_made() {
         .to_str()
         .expect("ASCII");
     assert!(uuid::Uuid::parse_str(made).is_ok(), "{made}");
+
+    // An id that is not fit for a log line is replaced, not echoed.
+    for unfit in ["two words", &"x".repeat(200)] {
+        let mut request = Request::new(pb::ListAuthorsRequest::default());
+        request.metadata_mut().insert(
+            "x-request-id",
+            MetadataValue::try_from(unfit).expect("an ASCII value"),
+        );
+        let response = app
+            .authors
+            .clone()
+            .list_authors(request)
+            .await
+            .expect("list");
+        let given = response
+            .metadata()
+            .get("x-request-id")
+            .and_then(|value| value.to_str().ok())
+            .expect("a request id");
+        assert!(uuid::Uuid::parse_str(given).is_ok(), "{given}");
+    }
 
     // Refusals too, including those made before a handler runs.
     let status = assert_code(
@@ -361,194 +399,6 @@ async fn messages_over_the_size_limit_are_refused_and_compression_works() {
         "the answer comes back compressed"
     );
     assert_eq!(created.into_inner().body, fits.body);
-}
-
-const ALLOWED_ORIGIN: &str = "https://news.example";
-
-/// One HTTP/1.1 request, as a browser sends it, and the whole answer.
-async fn http1(
-    address: SocketAddr,
-    request: http::Request<Full<Bytes>>,
-) -> (http::response::Parts, Bytes) {
-    let stream = TcpStream::connect(address).await.expect("connect");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("HTTP/1.1 handshake");
-    tokio::spawn(connection);
-    let response = sender.send_request(request).await.expect("an answer");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("the body").to_bytes();
-    (parts, body)
-}
-
-/// A gRPC-Web call from a page on `origin`.
-fn grpc_web_request(
-    address: SocketAddr,
-    path: &str,
-    origin: &str,
-    message: &impl Message,
-) -> http::Request<Full<Bytes>> {
-    let encoded = message.encode_to_vec();
-    let mut frame = BytesMut::new();
-    frame.put_u8(0);
-    frame.put_u32(u32::try_from(encoded.len()).expect("a small message"));
-    frame.put_slice(&encoded);
-    http::Request::post(format!("http://{address}{path}"))
-        .header(http::header::HOST, address.to_string())
-        .header(http::header::ORIGIN, origin)
-        .header(http::header::CONTENT_TYPE, "application/grpc-web+proto")
-        .header("x-grpc-web", "1")
-        .body(Full::new(frame.freeze()))
-        .expect("a request")
-}
-
-/// A gRPC-Web answer's message (if any) and trailers.
-fn grpc_web_frames(mut body: Bytes) -> (Option<Bytes>, String) {
-    let mut message = None;
-    let mut trailers = String::new();
-    while body.remaining() >= 5 {
-        let flag = body.get_u8();
-        let length = body.get_u32() as usize;
-        let frame = body.split_to(length);
-        if flag & 0x80 == 0 {
-            message = Some(frame);
-        } else {
-            trailers = String::from_utf8_lossy(&frame).into_owned();
-        }
-    }
-    (message, trailers)
-}
-
-#[tokio::test]
-async fn a_browser_page_on_an_allowed_origin_reads_and_comments_over_grpc_web() {
-    let app = TestApp::spawn_with_options(ServerOptions {
-        cors_origins: vec![http::HeaderValue::from_static(ALLOWED_ORIGIN)],
-        ..test_options()
-    })
-    .await;
-    let address = app.address;
-    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
-    let article = app.article(draft("خبر للقراء", &desk)).await;
-    app.articles
-        .clone()
-        .publish_article(pb::PublishArticleRequest {
-            id: article.id.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("publish");
-
-    // The preflight a browser sends before its first call.
-    let preflight = http::Request::options(format!("http://{address}/"))
-        .header(http::header::HOST, address.to_string())
-        .header(http::header::ORIGIN, ALLOWED_ORIGIN)
-        .header(http::header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
-        .header(
-            http::header::ACCESS_CONTROL_REQUEST_HEADERS,
-            "content-type,x-grpc-web",
-        )
-        .body(Full::new(Bytes::new()))
-        .expect("a preflight");
-    let (parts, _) = http1(address, preflight).await;
-    assert_eq!(
-        parts.headers.get(http::header::ACCESS_CONTROL_ALLOW_ORIGIN),
-        Some(&http::HeaderValue::from_static(ALLOWED_ORIGIN))
-    );
-
-    let read = grpc_web_request(
-        address,
-        "/newsdesk.v1.ArticleService/GetArticle",
-        ALLOWED_ORIGIN,
-        &pb::GetArticleRequest {
-            id: article.id.clone(),
-            view: pb::ArticleView::Published.into(),
-            ..Default::default()
-        },
-    );
-    let (parts, body) = http1(address, read).await;
-    assert_eq!(parts.status, http::StatusCode::OK);
-    assert_eq!(
-        parts.headers.get(http::header::ACCESS_CONTROL_ALLOW_ORIGIN),
-        Some(&http::HeaderValue::from_static(ALLOWED_ORIGIN))
-    );
-    let (message, trailers) = grpc_web_frames(body);
-    assert!(trailers.contains("grpc-status:0"), "{trailers}");
-    let read = pb::Article::decode(message.expect("the article")).expect("an article");
-    assert_eq!(read.title, "خبر للقراء");
-
-    let post = grpc_web_request(
-        address,
-        "/newsdesk.v1.CommentService/CreateComment",
-        ALLOWED_ORIGIN,
-        &pb::CreateCommentRequest {
-            comment: Some(pb::Comment {
-                article_id: article.id.clone(),
-                author_name: "قارئة".into(),
-                body: "شكرًا على الخبر".into(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        },
-    );
-    let (_, body) = http1(address, post).await;
-    let (message, trailers) = grpc_web_frames(body);
-    assert!(trailers.contains("grpc-status:0"), "{trailers}");
-    let comment = pb::Comment::decode(message.expect("the comment")).expect("a comment");
-    assert_eq!(comment.body, "شكرًا على الخبر");
-}
-
-#[tokio::test]
-async fn a_page_on_another_origin_is_refused() {
-    let app = TestApp::spawn_with_options(ServerOptions {
-        cors_origins: vec![http::HeaderValue::from_static(ALLOWED_ORIGIN)],
-        ..test_options()
-    })
-    .await;
-    let address = app.address;
-    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
-    let evil = "https://evil.example";
-
-    let preflight = http::Request::options(format!("http://{address}/"))
-        .header(http::header::HOST, address.to_string())
-        .header(http::header::ORIGIN, evil)
-        .header(http::header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
-        .body(Full::new(Bytes::new()))
-        .expect("a preflight");
-    let (parts, _) = http1(address, preflight).await;
-    assert!(
-        parts
-            .headers
-            .get(http::header::ACCESS_CONTROL_ALLOW_ORIGIN)
-            .is_none(),
-        "{parts:?}"
-    );
-
-    let read = grpc_web_request(
-        address,
-        "/newsdesk.v1.AuthorService/GetAuthor",
-        evil,
-        &pb::GetAuthorRequest {
-            id: desk.id.clone(),
-            ..Default::default()
-        },
-    );
-    let (parts, body) = http1(address, read).await;
-    assert!(
-        parts
-            .headers
-            .get(http::header::ACCESS_CONTROL_ALLOW_ORIGIN)
-            .is_none()
-    );
-    assert_eq!(
-        parts
-            .headers
-            .get("grpc-status")
-            .map(|value| value.as_bytes()),
-        Some(&b"7"[..]),
-        "PERMISSION_DENIED: {parts:?}"
-    );
-    let (message, _) = grpc_web_frames(body);
-    assert!(message.is_none(), "nothing is served to another origin");
 }
 
 /// The services reflection lists, or the status it answers with.

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     domain::{
-        access::{Principal, Rule, default_view, view_access},
+        access::{Principal, Rule, WriteScope, default_view, view_access},
         article::{Article, ArticleStatus, ArticleView},
         article_edit::{ArticleField, ArticleInput, validate_new_article},
         language::{DEFAULT_LANGUAGE, parse_language},
@@ -36,7 +36,10 @@ impl ArticleApi {
         let request_id = request_id(&raw_request_id)?;
         let (_, input) = article_from_pb(required(article, "article")?);
         let fields = validate_new_article(input).map_err(|v| v.within("article"))?;
-        require_writer_credited(principal, &fields.author_ids)?;
+        // A writer creates only articles that credit them.
+        WriteScope::of(principal)
+            .keeps_credit(&fields.author_ids)
+            .map_err(|denial| denied(denial, "the article"))?;
         let article = self
             .store
             .insert_article(&principal.actor(), fields, request_id.as_deref())
@@ -60,9 +63,15 @@ impl ArticleApi {
         let view = view_from_pb(view, principal)?;
         let article = match (id.is_empty(), slug.is_empty()) {
             (false, true) => {
-                self.store
+                let article = self
+                    .store
                     .find_article(&resource_id("id", &id)?, view, show_deleted)
-                    .await?
+                    .await?;
+                if view == ArticleView::Latest {
+                    self.check_writer(principal, Rule::ReadArticles, &article.id)
+                        .await?;
+                }
+                article
             }
             (true, false) => {
                 let mut violations = Violations::new();
@@ -70,18 +79,28 @@ impl ArticleApi {
                     .unwrap_or_else(|| DEFAULT_LANGUAGE.to_owned());
                 violations.into_result(())?;
                 let slug = lookup_slug("article", &slug)?;
-                self.store
+                let article = self
+                    .store
                     .find_article_by_slug(&language, &slug, view, show_deleted)
-                    .await?
+                    .await?;
+                if view == ArticleView::Latest {
+                    // Refused the way a slug nobody has is, so that a writer
+                    // learns neither that it is taken nor the article's id.
+                    self.check_writer(principal, Rule::ReadArticles, &article.id)
+                        .await
+                        .map_err(|error| match error {
+                            Error::NotFound(_) => Error::NotFound(format!(
+                                "no article in `{language}` has the slug `{slug}`"
+                            )),
+                            other => other,
+                        })?;
+                }
+                article
             }
             _ => {
                 return Err(Violations::single("id", "set exactly one of `id` and `slug`").into());
             }
         };
-        if view == ArticleView::Latest {
-            self.check_writer(principal, Rule::ReadArticles, &article.id)
-                .await?;
-        }
         Ok(article_in_view(article, view))
     }
 
@@ -189,17 +208,16 @@ impl ArticleApi {
         let (identity, input) = article_from_pb(required(article, "article")?);
         let id = resource_id("article.id", &identity.id)?;
         self.check_writer(principal, Rule::EditDraft, &id).await?;
-        if mask.contains(&ArticleField::AuthorIds) {
-            let author_ids: Vec<String> = input
-                .author_ids
-                .iter()
-                .map(|id| id.trim().to_lowercase())
-                .collect();
-            require_writer_credited(principal, &author_ids)?;
-        }
         let article = self
             .store
-            .update_article(&principal.actor(), &id, &identity.etag, input, &mask)
+            .update_article(
+                &principal.actor(),
+                &WriteScope::of(principal),
+                &id,
+                &identity.etag,
+                input,
+                &mask,
+            )
             .await
             .map_err(|error| error.within("article"))?;
         Ok(article_to_pb(article))
@@ -302,26 +320,6 @@ fn view_from_pb(view: i32, principal: &Principal) -> Result<ArticleView, Error> 
     };
     view_access(principal, view).map_err(|denial| denied(denial, "the article"))?;
     Ok(view)
-}
-
-/// A writer creates, and keeps, only articles that credit them.
-pub(super) fn require_writer_credited(
-    principal: &Principal,
-    author_ids: &[String],
-) -> Result<(), Error> {
-    if !principal.is_writer() {
-        return Ok(());
-    }
-    let credited = principal
-        .writer_author()
-        .is_some_and(|me| author_ids.iter().any(|credited| credited == me));
-    if credited {
-        Ok(())
-    } else {
-        Err(Error::PermissionDenied(
-            "a writer's articles must credit the writer's own author".into(),
-        ))
-    }
 }
 
 /// The order a list asks for, in `view`: the latest view orders by creation

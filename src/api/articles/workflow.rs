@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     domain::{
-        access::{Principal, Rule},
+        access::{Principal, Rule, WriteScope},
         text::multi_line,
         validation::Violations,
     },
@@ -109,7 +109,13 @@ impl ArticleApi {
         let id = resource_id("id", id)?;
         let article = self
             .store
-            .change_article_status(&principal.actor(), &id, etag, request)
+            .change_article_status(
+                &principal.actor(),
+                &WriteScope::of(principal),
+                &id,
+                etag,
+                request,
+            )
             .await?;
         Ok(article_to_pb(article))
     }

@@ -5,6 +5,7 @@
 //! change appends a revision and an event in the change's transaction.
 
 mod read;
+mod slug_rows;
 mod workflow;
 mod write;
 

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     domain::{
-        access::Actor,
+        access::{Actor, WriteScope},
         article::{Article, ArticleStatus},
         revision::RevisionAction,
         workflow::{WorkflowAction, transition},
@@ -60,6 +60,7 @@ impl Store {
     pub async fn change_article_status(
         &self,
         actor: &Actor,
+        scope: &WriteScope,
         id: &str,
         etag: &str,
         request: WorkflowRequest,
@@ -70,6 +71,9 @@ impl Store {
         let current = Bylines::load(&txn, Edition::Working, std::slice::from_ref(&row.id))
             .await?
             .working(row.clone())?;
+        scope
+            .admits(&current.content.author_ids, current.status)
+            .map_err(|denial| Error::refused(denial, &format!("article {id}")))?;
         // Stored times have microsecond precision; so must the schedule be,
         // or the scheduler's conditional update would never match it.
         let at = match &request {
@@ -184,6 +188,26 @@ impl Store {
                 return Ok(published);
             }
         }
+    }
+
+    /// How long the longest-waiting article that is due has been waiting
+    /// (zero when none is): stays up when publishing stalls.
+    pub async fn oldest_due_wait(&self) -> Result<std::time::Duration, Error> {
+        let now = self.now();
+        let oldest: Option<Option<DateTime<Utc>>> = articles::Entity::find()
+            .select_only()
+            .column(articles::Column::ScheduledPublishTime)
+            .filter(articles::Column::Status.eq(ArticleStatus::Scheduled.as_str()))
+            .filter(articles::Column::ScheduledPublishTime.lte(now))
+            .filter(articles::Column::DeleteTime.is_null())
+            .order_by_asc(articles::Column::ScheduledPublishTime)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(oldest
+            .flatten()
+            .and_then(|due| (now - due).to_std().ok())
+            .unwrap_or_default())
     }
 
     async fn publish_if_still_due(

@@ -4,8 +4,8 @@
 //! write lock (SQLite) from read to commit, and records its revision and event.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QuerySelect, Set, sea_query::LockType,
+    ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QuerySelect, Set,
+    sea_query::LockType,
 };
 
 use super::{
@@ -13,18 +13,17 @@ use super::{
         Store,
         authors::missing_authors,
         entities::{article_live, articles},
-        inserted,
         request_ids::Creation,
         revisions::find_revision,
-        slugs::{SlugPlacement, SlugTable, place_slug},
     },
     Bylines, Edition, article_from_row, article_not_found, count_to_column, record_change,
+    slug_rows::{article_slug_taken, insert_with_slug, slug_in_use},
     workflow::require_complete,
     write_lists,
 };
 use crate::{
     domain::{
-        access::Actor,
+        access::{Actor, WriteScope},
         article::{Article, ArticleContent, ArticleStatus, ArticleView},
         article_edit::{
             ArticleField, ArticleFields, ArticleInput, apply_article_update, restored_fields,
@@ -49,7 +48,7 @@ impl Store {
         fields: ArticleFields,
         request_id: Option<&str>,
     ) -> Result<Article, Error> {
-        let (txn, id, now) = match self.begin_create(REQUEST_SCOPE, request_id).await? {
+        let (txn, id, now) = match self.begin_create(REQUEST_SCOPE, actor, request_id).await? {
             Creation::New { txn, id, now } => (txn, id, now),
             Creation::Retry(existing) => {
                 return self
@@ -108,14 +107,18 @@ impl Store {
     pub async fn update_article(
         &self,
         actor: &Actor,
+        scope: &WriteScope,
         id: &str,
         etag: &str,
         input: ArticleInput,
         mask: &[ArticleField],
     ) -> Result<Article, Error> {
         let txn = self.begin_write().await?;
-        let (row, current) = lock_editable_article(&txn, id, etag).await?;
+        let (row, current) = lock_editable_article(&txn, scope, id, etag).await?;
         let fields = apply_article_update(&current.content, input, mask)?;
+        scope
+            .keeps_credit(&fields.author_ids)
+            .map_err(|denial| Error::refused(denial, &format!("article {id}")))?;
         let article = self
             .write_content(&txn, actor, row, current, fields, RevisionAction::Updated)
             .await?;
@@ -128,13 +131,18 @@ impl Store {
     pub async fn restore_article_revision(
         &self,
         actor: &Actor,
+        scope: &WriteScope,
         id: &str,
         revision: i32,
         etag: &str,
     ) -> Result<Article, Error> {
         let txn = self.begin_write().await?;
-        let (row, current) = lock_editable_article(&txn, id, etag).await?;
+        let (row, current) = lock_editable_article(&txn, scope, id, etag).await?;
         let snapshot = find_revision(&txn, id, revision).await?.content;
+        // Restoring an old byline must not hand a writer's draft to others.
+        scope
+            .keeps_credit(&snapshot.author_ids)
+            .map_err(|denial| Error::refused(denial, &format!("article {id}")))?;
         let missing = missing_authors(&txn, &snapshot.author_ids).await?;
         if let Some(author_id) = missing.first() {
             return Err(Error::FailedPrecondition {
@@ -374,67 +382,6 @@ async fn live_content(
     }))
 }
 
-/// A new article row looking for its slug, unique within its language.
-struct NewArticleRow<'a, C> {
-    conn: &'a C,
-    row: &'a articles::Model,
-}
-
-impl<C: ConnectionTrait> SlugTable for NewArticleRow<'_, C> {
-    async fn taken(&self, candidates: &[String]) -> Result<Vec<String>, DbErr> {
-        slugs_taken(self.conn, &self.row.language, candidates).await
-    }
-
-    async fn try_insert(&self, slug: &str) -> Result<bool, DbErr> {
-        let mut candidate: articles::ActiveModel = self.row.clone().into();
-        candidate.slug = Set(slug.to_owned());
-        let result = articles::Entity::insert(candidate)
-            .on_conflict_do_nothing_on([articles::Column::Language, articles::Column::Slug])
-            .exec_without_returning(self.conn)
-            .await?;
-        Ok(inserted(result))
-    }
-}
-
-/// Inserts `row` under the slug `choice` gives (see [`place_slug`]).
-async fn insert_with_slug(
-    conn: &impl ConnectionTrait,
-    row: articles::Model,
-    choice: SlugChoice,
-) -> Result<articles::Model, Error> {
-    let table = NewArticleRow { conn, row: &row };
-    match place_slug(&table, choice, &row.id).await? {
-        SlugPlacement::Placed(slug) => Ok(articles::Model { slug, ..row }),
-        SlugPlacement::Taken(slug) => Err(article_slug_taken(&row.language, &slug)),
-    }
-}
-
-/// Which of `candidates` articles in `language` already use.
-async fn slugs_taken(
-    conn: &impl ConnectionTrait,
-    language: &str,
-    candidates: &[String],
-) -> Result<Vec<String>, DbErr> {
-    articles::Entity::find()
-        .select_only()
-        .column(articles::Column::Slug)
-        .filter(articles::Column::Language.eq(language))
-        .filter(articles::Column::Slug.is_in(candidates.iter().cloned()))
-        .into_tuple()
-        .all(conn)
-        .await
-}
-
-async fn slug_in_use(
-    conn: &impl ConnectionTrait,
-    language: &str,
-    slug: &str,
-) -> Result<bool, DbErr> {
-    Ok(!slugs_taken(conn, language, &[slug.to_owned()])
-        .await?
-        .is_empty())
-}
-
 /// The article row, locked for the rest of the transaction on PostgreSQL
 /// (SQLite's write transaction already excludes other writers).
 async fn lock_article(conn: &impl ConnectionTrait, id: &str) -> Result<articles::Model, Error> {
@@ -473,15 +420,20 @@ pub(super) async fn lock_current_article(
 }
 
 /// The locked row and working copy of an article that may be edited:
-/// current (see [`lock_current_article`]) and not archived.
+/// current (see [`lock_current_article`]), within the caller's `scope`, and
+/// not archived.
 async fn lock_editable_article(
     txn: &DatabaseTransaction,
+    scope: &WriteScope,
     id: &str,
     etag: &str,
 ) -> Result<(articles::Model, Article), Error> {
     let row = lock_current_article(txn, id, etag).await?;
     let mut bylines = Bylines::load(txn, Edition::Working, std::slice::from_ref(&row.id)).await?;
     let current = bylines.working(row.clone())?;
+    scope
+        .admits(&current.content.author_ids, current.status)
+        .map_err(|denial| Error::refused(denial, &format!("article {id}")))?;
     if current.status == ArticleStatus::Archived {
         return Err(Error::FailedPrecondition {
             kind: "ARTICLE_STATUS",
@@ -493,10 +445,4 @@ async fn lock_editable_article(
         });
     }
     Ok((row, current))
-}
-
-fn article_slug_taken(language: &str, slug: &str) -> Error {
-    Error::AlreadyExists(format!(
-        "an article in `{language}` already has the slug `{slug}`"
-    ))
 }

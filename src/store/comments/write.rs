@@ -48,7 +48,7 @@ impl Store {
         policy: &ModerationPolicy,
         request_id: Option<&str>,
     ) -> Result<Comment, Error> {
-        let (txn, id, now) = match self.begin_create(REQUEST_SCOPE, request_id).await? {
+        let (txn, id, now) = match self.begin_create(REQUEST_SCOPE, actor, request_id).await? {
             Creation::New { txn, id, now } => (txn, id, now),
             Creation::Retry(existing) => return self.find_comment(&existing).await,
         };

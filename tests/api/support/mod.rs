@@ -31,7 +31,6 @@ use newsdesk::{
     server::{ServerOptions, serve},
     store::{Store, StoreOptions},
 };
-use sea_orm::ConnectionTrait;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::{
     Code, Status,
@@ -41,6 +40,10 @@ use tonic::{
 };
 use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
+
+mod database;
+
+pub use database::{TestDatabase, WriteLock};
 
 /// A channel whose requests carry a bearer token (or none).
 pub type Authed = InterceptedService<Channel, Bearer>;
@@ -382,103 +385,6 @@ impl Clock for FrozenClock {
     }
 }
 
-/// A database that lives as long as the test.
-pub struct TestDatabase {
-    pub url: String,
-    kind: DatabaseKind,
-}
-
-enum DatabaseKind {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
-}
-
-impl TestDatabase {
-    async fn create() -> TestDatabase {
-        match std::env::var("DATABASE_URL") {
-            Ok(admin_url) if admin_url.starts_with("postgres") => {
-                let name = format!("newsdesk_test_{}", uuid::Uuid::now_v7().simple());
-                let admin = sea_orm::Database::connect(&admin_url)
-                    .await
-                    .expect("connect to DATABASE_URL");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("create the test database");
-                admin.close().await.expect("close the admin connection");
-                TestDatabase {
-                    url: with_database_name(&admin_url, &name),
-                    kind: DatabaseKind::Postgres { admin_url, name },
-                }
-            }
-            _ => {
-                let dir = tempfile::tempdir().expect("temporary directory");
-                let url = format!(
-                    "sqlite://{}?mode=rwc",
-                    dir.path().join("newsdesk.db").display()
-                );
-                TestDatabase {
-                    url,
-                    kind: DatabaseKind::Sqlite(dir),
-                }
-            }
-        }
-    }
-
-    pub fn is_postgres(&self) -> bool {
-        matches!(self.kind, DatabaseKind::Postgres { .. })
-    }
-
-    /// Drops the PostgreSQL database now, with the server still connected
-    /// (for the tests of an unreachable database).
-    pub async fn drop_now(&self) {
-        if let DatabaseKind::Postgres { admin_url, name } = &self.kind {
-            drop_postgres_database(admin_url, name).await;
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let DatabaseKind::Postgres { admin_url, name } = &self.kind {
-            let (admin_url, name) = (admin_url.clone(), name.clone());
-            // Drop runs inside the test's runtime, which cannot be blocked on;
-            // a thread with a runtime of its own does the work.
-            let dropper = std::thread::spawn(move || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime")
-                    .block_on(drop_postgres_database(&admin_url, &name));
-            });
-            let _ = dropper.join();
-        }
-    }
-}
-
-async fn drop_postgres_database(admin_url: &str, name: &str) {
-    if let Ok(admin) = sea_orm::Database::connect(admin_url).await {
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await;
-        let _ = admin.close().await;
-    }
-}
-
-/// `url` pointing at the database `name` instead of its own.
-fn with_database_name(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    format!("{server}/{name}{query}")
-}
-
 /// The sample article in the plain-text layout newsrooms export: title line,
 /// byline line, paragraphs, then the share/comment buttons' labels.
 pub struct SeedArticle {
@@ -488,7 +394,7 @@ pub struct SeedArticle {
 }
 
 pub fn seed_article() -> SeedArticle {
-    let text = include_str!("../fixtures/witkoff-putin-talks.ar.txt");
+    let text = include_str!("../../fixtures/witkoff-putin-talks.ar.txt");
     let mut blocks: Vec<&str> = text.split("\n\n").collect();
     // The trailing «شارك المقال» / «اترك تعليقك» are page chrome, not story.
     if blocks
@@ -533,59 +439,5 @@ pub fn draft(title: &str, author: &pb::Author) -> pb::Article {
         body: "نص قصير".into(),
         author_ids: vec![author.id.clone()],
         ..Default::default()
-    }
-}
-
-/// A write lock held on a test database from outside the server, so that
-/// the server's writes wait: SQLite's write lock (`BEGIN IMMEDIATE`), or on
-/// PostgreSQL the lock that orders event commits, which every write that
-/// records an event takes after its first statements (so a write cut short
-/// while it waits has something to roll back).
-pub struct WriteLock {
-    connection: sea_orm::DatabaseConnection,
-    postgres: bool,
-}
-
-/// The key of the server's event-order advisory lock ("news").
-const EVENT_ORDER_LOCK: i64 = 0x6e65_7773;
-
-impl WriteLock {
-    pub async fn hold(database: &TestDatabase) -> WriteLock {
-        let mut options = sea_orm::ConnectOptions::new(database.url.clone());
-        // One connection, so that the lock and its release share it.
-        options
-            .max_connections(1)
-            .min_connections(1)
-            .sqlx_logging(false);
-        let connection = sea_orm::Database::connect(options)
-            .await
-            .expect("connect to hold a lock");
-        let postgres = database.is_postgres();
-        let take = if postgres {
-            format!("SELECT pg_advisory_lock({EVENT_ORDER_LOCK})")
-        } else {
-            "BEGIN IMMEDIATE".to_owned()
-        };
-        connection
-            .execute_unprepared(&take)
-            .await
-            .expect("take the write lock");
-        WriteLock {
-            connection,
-            postgres,
-        }
-    }
-
-    pub async fn release(self) {
-        let release = if self.postgres {
-            format!("SELECT pg_advisory_unlock({EVENT_ORDER_LOCK})")
-        } else {
-            "ROLLBACK".to_owned()
-        };
-        self.connection
-            .execute_unprepared(&release)
-            .await
-            .expect("release the write lock");
-        self.connection.close().await.expect("close");
     }
 }
