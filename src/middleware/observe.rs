@@ -10,13 +10,11 @@ use std::{
 };
 
 use http::{Request, Response};
-use tonic::{
-    body::Body,
-    transport::server::{TcpConnectInfo, TlsConnectInfo},
-};
+use tonic::body::Body;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
+use super::peer_address;
 use crate::domain::access::{REFLECTION_PREFIX, rule_for};
 
 /// Adds [`Observe`] to a service.
@@ -59,7 +57,9 @@ where
             .and_then(|id| id.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let peer = peer(&request);
+        let peer = peer_address(&request)
+            .map(|address| address.to_string())
+            .unwrap_or_default();
         let span = tracing::info_span!("rpc", %method, %peer, %request_id);
         let mut in_flight = InFlight::start(method);
         let response = self.inner.call(request);
@@ -139,20 +139,6 @@ fn method_label(path: &str) -> String {
     } else {
         "unknown".to_owned()
     }
-}
-
-fn peer(request: &Request<Body>) -> String {
-    let extensions = request.extensions();
-    extensions
-        .get::<TcpConnectInfo>()
-        .and_then(TcpConnectInfo::remote_addr)
-        .or_else(|| {
-            extensions
-                .get::<TlsConnectInfo<TcpConnectInfo>>()
-                .and_then(|tls| tls.get_ref().remote_addr())
-        })
-        .map(|address| address.to_string())
-        .unwrap_or_default()
 }
 
 /// The gRPC name of a code, as logs and metrics label it.

@@ -18,12 +18,10 @@ use governor::{
     clock::{Clock, DefaultClock},
 };
 use http::{Request, Response};
-use tonic::{
-    body::Body,
-    transport::server::{TcpConnectInfo, TlsConnectInfo},
-};
+use tonic::body::Body;
 use tower::{Layer, Service};
 
+use super::peer_address;
 use crate::{domain::access::Principal, error::Error};
 
 /// The RPCs anonymous callers write with, limited per client IP.
@@ -148,7 +146,7 @@ impl RateLimitLayer {
             _ if ANONYMOUS_WRITES.contains(&request.uri().path()) => self
                 .anonymous_writes
                 .as_ref()?
-                .check_key(&client_network(peer_ip(request)?)),
+                .check_key(&client_network(peer_address(request)?.ip())),
             _ => return None,
         };
         let not_until = outcome.err()?;
@@ -170,20 +168,6 @@ fn client_network(address: IpAddr) -> IpAddr {
             None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
         },
     }
-}
-
-/// The client's address, over plain TCP or TLS.
-fn peer_ip(request: &Request<Body>) -> Option<IpAddr> {
-    let extensions = request.extensions();
-    extensions
-        .get::<TcpConnectInfo>()
-        .and_then(TcpConnectInfo::remote_addr)
-        .or_else(|| {
-            extensions
-                .get::<TlsConnectInfo<TcpConnectInfo>>()
-                .and_then(|tls| tls.get_ref().remote_addr())
-        })
-        .map(|address| address.ip())
 }
 
 #[cfg(test)]
