@@ -1,0 +1,130 @@
+//! The results: one row a scenario, printed as a Markdown table, and
+//! recorded in BENCHMARKS.md (with the machine, commit and settings) in a
+//! section of their own per database, so that a run on SQLite and one on
+//! PostgreSQL stand side by side and the prose around them stays.
+
+use std::{fmt::Write as _, path::Path};
+
+use anyhow::Context;
+
+use crate::load::Measured;
+
+/// One scenario's line.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub scenario: String,
+    pub per_second: f64,
+    /// Requests per second as a share of `health`'s in the same run.
+    pub of_health: Option<f64>,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub errors: u64,
+    pub peak_rss_mb: Option<f64>,
+    pub cpu_seconds: Option<f64>,
+    pub note: String,
+}
+
+impl Row {
+    pub fn new(scenario: &str, measured: &Measured, health: Option<f64>, note: String) -> Self {
+        let ms = |quantile: f64| measured.latency.value_at_quantile(quantile) as f64 / 1_000.0;
+        let per_second = measured.per_second();
+        Self {
+            scenario: scenario.to_owned(),
+            per_second,
+            of_health: health
+                .filter(|health| *health > 0.0)
+                .map(|health| per_second / health),
+            p50_ms: ms(0.5),
+            p90_ms: ms(0.9),
+            p99_ms: ms(0.99),
+            p999_ms: ms(0.999),
+            errors: measured.errors,
+            peak_rss_mb: measured
+                .peak_rss_bytes
+                .map(|bytes| bytes as f64 / 1_048_576.0),
+            cpu_seconds: measured.cpu_seconds,
+            note,
+        }
+    }
+}
+
+/// The results as a Markdown table.
+pub fn table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| scenario | requests/s | x health | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | server RSS MB (peak) | server CPU s | note |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    let or_dash = |value: Option<f64>, digits: usize| {
+        value.map_or_else(|| "-".to_owned(), |value| format!("{value:.digits$}"))
+    };
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} |",
+            row.scenario,
+            row.per_second,
+            or_dash(row.of_health, 2),
+            row.p50_ms,
+            row.p90_ms,
+            row.p99_ms,
+            row.p999_ms,
+            row.errors,
+            or_dash(row.peak_rss_mb, 0),
+            or_dash(row.cpu_seconds, 1),
+            row.note
+        );
+    }
+    out
+}
+
+/// Puts `body` between this section's markers in the file at `path`
+/// (replacing what a run before put there, or adding the section at the end).
+pub fn write_section(path: &Path, section: &str, body: &str) -> anyhow::Result<()> {
+    let begin = format!("<!-- bench:{section} -->");
+    let end = format!("<!-- /bench:{section} -->");
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            "# Benchmarks\n\nMeasured with `newsdesk-bench` (see the README).\n".to_owned()
+        }
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let block = format!("{begin}\n{}\n{end}", body.trim_end());
+    let updated = match (existing.find(&begin), existing.find(&end)) {
+        (Some(start), Some(stop)) if start < stop => {
+            format!(
+                "{}{block}{}",
+                &existing[..start],
+                &existing[stop + end.len()..]
+            )
+        }
+        _ => format!("{}\n\n{block}\n", existing.trim_end()),
+    };
+    std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_section_is_replaced_in_place_and_the_prose_around_it_stays() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("BENCHMARKS.md");
+        write_section(&path, "sqlite", "first").expect("write");
+        std::fs::write(
+            &path,
+            std::fs::read_to_string(&path).expect("read") + "\nWhat the profile shows.\n",
+        )
+        .expect("add prose");
+        write_section(&path, "postgres", "pg").expect("write");
+        write_section(&path, "sqlite", "second").expect("write");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains("<!-- bench:sqlite -->\nsecond\n<!-- /bench:sqlite -->"));
+        assert!(!text.contains("first"));
+        assert!(text.contains("What the profile shows."));
+        assert!(text.contains("<!-- bench:postgres -->\npg\n<!-- /bench:postgres -->"));
+    }
+}
