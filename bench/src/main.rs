@@ -9,6 +9,7 @@
 mod client;
 mod corpus;
 mod load;
+mod probe;
 mod report;
 mod rng;
 mod scenarios;

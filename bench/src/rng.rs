@@ -20,8 +20,7 @@ impl Rng {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |since| since.as_nanos() as u64);
         let made = MADE.fetch_add(1, Ordering::Relaxed);
-        let mixed = seed
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        let mixed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
             ^ run.rotate_left(17)
             ^ made.wrapping_mul(0xD1B5_4A32_D192_ED03);
         Self(mixed | 1)

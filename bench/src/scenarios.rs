@@ -21,6 +21,7 @@ use crate::{
     client::Bearer,
     corpus::{Corpus, DeepPage},
     load::{Call, CallResult, Scenario},
+    probe,
     rng::Rng,
 };
 
@@ -59,14 +60,15 @@ impl Scenario for Get {
 }
 
 async fn get_by_id(channel: Channel, id: String) -> CallResult {
-    let article = ArticleServiceClient::new(channel)
-        .get_article(pb::GetArticleRequest {
+    let article = probe::get_article(
+        channel,
+        pb::GetArticleRequest {
             id: id.clone(),
             ..Default::default()
-        })
-        .await
-        .map_err(|status| failed("GetArticle", status))?
-        .into_inner();
+        },
+    )
+    .await
+    .map_err(|status| failed("GetArticle", status))?;
     if article.id == id && !article.body.is_empty() {
         Ok(())
     } else {
@@ -81,15 +83,16 @@ impl Scenario for GetSlug {
     fn call(&self, channel: Channel, rng: &mut Rng) -> Call {
         let article = self.0.published[rng.below(self.0.published.len())].clone();
         Box::pin(async move {
-            let found = ArticleServiceClient::new(channel)
-                .get_article(pb::GetArticleRequest {
+            let found = probe::get_article(
+                channel,
+                pb::GetArticleRequest {
                     slug: article.slug.clone(),
                     language: article.language.clone(),
                     ..Default::default()
-                })
-                .await
-                .map_err(|status| failed("GetArticle by slug", status))?
-                .into_inner();
+                },
+            )
+            .await
+            .map_err(|status| failed("GetArticle by slug", status))?;
             if found.id == article.id && found.slug == article.slug {
                 Ok(())
             } else {
@@ -111,14 +114,15 @@ impl Scenario for ListFirst {
     fn call(&self, channel: Channel, _rng: &mut Rng) -> Call {
         let page_size = self.page_size;
         Box::pin(async move {
-            let page = ArticleServiceClient::new(channel)
-                .list_articles(pb::ListArticlesRequest {
+            let page = probe::list_articles(
+                channel,
+                pb::ListArticlesRequest {
                     page_size,
                     ..Default::default()
-                })
-                .await
-                .map_err(|status| failed("ListArticles", status))?
-                .into_inner();
+                },
+            )
+            .await
+            .map_err(|status| failed("ListArticles", status))?;
             check_page(&page, page_size)
         })
     }
@@ -131,21 +135,22 @@ impl Scenario for ListDeep {
     fn call(&self, channel: Channel, _rng: &mut Rng) -> Call {
         let DeepPage { page_size, token } = self.0.clone();
         Box::pin(async move {
-            let page = ArticleServiceClient::new(channel)
-                .list_articles(pb::ListArticlesRequest {
+            let page = probe::list_articles(
+                channel,
+                pb::ListArticlesRequest {
                     page_size,
                     page_token: token,
                     ..Default::default()
-                })
-                .await
-                .map_err(|status| failed("ListArticles (deep)", status))?
-                .into_inner();
+                },
+            )
+            .await
+            .map_err(|status| failed("ListArticles (deep)", status))?;
             check_page(&page, page_size)
         })
     }
 }
 
-fn check_page(page: &pb::ListArticlesResponse, page_size: i32) -> CallResult {
+fn check_page(page: &probe::ListProbe, page_size: i32) -> CallResult {
     let full = usize::try_from(page_size).unwrap_or_default();
     if page.articles.len() == full && page.articles.iter().all(|article| !article.id.is_empty()) {
         Ok(())

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     domain::{
-        article::{Article, ArticleContent, ArticleStatus},
+        article::{Article, ArticleContent, ArticleStatus, ArticleView},
         article_edit::{reading_time_minutes, word_count},
         author::{Author, AuthorKind},
         comment::{Comment, CommentStatus, ModerationDecision},
@@ -400,4 +400,15 @@ pub(super) fn share_stats_to_pb(article_id: String, stats: ShareStats) -> pb::Sh
         first_share_time: first_share_time.map(timestamp),
         last_share_time: last_share_time.map(timestamp),
     }
+}
+
+/// The message for `article` read in `view`. The published view is for
+/// readers, who write nothing: it carries no etag, which would otherwise
+/// change with every unpublished edit and give those away.
+pub(super) fn article_in_view(article: Article, view: ArticleView) -> pb::Article {
+    let mut message = article_to_pb(article);
+    if view == ArticleView::Published {
+        message.etag.clear();
+    }
+    message
 }

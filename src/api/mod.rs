@@ -7,6 +7,7 @@ mod comments;
 mod convert;
 mod events;
 mod keys;
+mod published;
 mod shares;
 
 pub use articles::ArticleApi;
@@ -14,6 +15,7 @@ pub use authors::AuthorApi;
 pub use comments::CommentApi;
 pub use events::EventApi;
 pub use keys::KeyApi;
+pub use published::PublishedArticles;
 pub use shares::ShareApi;
 
 use tonic::{Request, Response, Status};

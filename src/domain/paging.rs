@@ -92,6 +92,12 @@ impl QueryKey {
         Self(fingerprint(&parts))
     }
 
+    /// A fingerprint of the query (method, filters and order), the same
+    /// for every page of it.
+    pub fn fingerprint(&self) -> &str {
+        &self.0
+    }
+
     /// The token that continues this query after `cursor`.
     pub fn token(&self, cursor: Cursor) -> String {
         let token = Token {

@@ -15,6 +15,7 @@ use tokio::{net::TcpListener, sync::watch};
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::{
+    api::PublishedArticles,
     config::ServeArgs,
     domain::moderation::ModerationPolicy,
     events::feed::{EventFeed, FeedOptions},
@@ -54,6 +55,8 @@ pub struct ServerOptions {
     pub tls: Option<ServerTlsConfig>,
     /// Whether gRPC server reflection is served.
     pub reflection: bool,
+    /// Memory for readers' copies of published articles, in bytes.
+    pub article_cache_bytes: u64,
 }
 
 impl Default for ServerOptions {
@@ -78,6 +81,7 @@ impl Default for ServerOptions {
             cors_origins: Vec::new(),
             tls: None,
             reflection: true,
+            article_cache_bytes: 128 * 1024 * 1024,
         }
     }
 }
@@ -126,6 +130,7 @@ impl ServerOptions {
             cors_origins,
             tls,
             reflection: args.reflection,
+            article_cache_bytes: args.article_cache_mb * 1024 * 1024,
         })
     }
 }
@@ -216,7 +221,15 @@ pub async fn serve(
     ));
     // Stopping the feed ends every watch stream, which graceful shutdown
     // would otherwise wait for until its grace ran out.
+    let published = PublishedArticles::start(
+        store.clone(),
+        options.article_cache_bytes,
+        options.feed.poll_interval,
+        tasks_stopped.clone(),
+    )
+    .await;
     let services = stack::Services {
+        published,
         feed: EventFeed::start(store.clone(), options.feed, tasks_stopped),
         share_writer: ShareWriter::start(store.clone()),
         policy: ModerationPolicy::new(options.blocked_terms.iter().cloned()),

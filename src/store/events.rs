@@ -14,7 +14,7 @@ use super::{Store, entities::events};
 use crate::{
     domain::{
         access::Actor,
-        event::{Event, EventPayload},
+        event::{Event, EventPayload, SHARE_RECORDED},
     },
     error::Error,
 };
@@ -140,6 +140,33 @@ impl Store {
             .one(&self.db)
             .await?;
         Ok(last.flatten().unwrap_or(0))
+    }
+}
+
+impl Store {
+    /// The articles whose events fall in `(after, until]`, shares aside
+    /// (a share changes no article): what a cache of articles must forget.
+    /// Events commit in sequence order, so a range read once is complete.
+    pub async fn articles_changed_between(
+        &self,
+        after: i64,
+        until: i64,
+    ) -> Result<Vec<String>, Error> {
+        if until <= after {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Option<String>> = events::Entity::find()
+            .select_only()
+            .column(events::Column::ArticleId)
+            .distinct()
+            .filter(events::Column::Sequence.gt(after))
+            .filter(events::Column::Sequence.lte(until))
+            .filter(events::Column::EventType.ne(SHARE_RECORDED))
+            .filter(events::Column::ArticleId.is_not_null())
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(ids.into_iter().flatten().collect())
     }
 }
 

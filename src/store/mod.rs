@@ -105,6 +105,11 @@ impl Store {
         self.commits.subscribe()
     }
 
+    /// How many changes this process has committed so far.
+    pub fn local_commits(&self) -> u64 {
+        *self.commits.borrow()
+    }
+
     /// A receiver that changes whenever this process revokes a key. Keys
     /// revoked by other processes do not show here.
     pub fn subscribe_revocations(&self) -> watch::Receiver<u64> {

@@ -17,6 +17,7 @@ mod moderation;
 mod ownership;
 mod paging;
 mod published_view;
+mod reader_cache;
 mod revisions;
 mod scheduling;
 mod shares;

@@ -2,8 +2,9 @@
 //! list, update, delete and undelete.
 
 use super::{
+    super::published::ListLookup,
     super::{
-        convert::{article_to_pb, status_from_pb},
+        convert::{article_in_view, article_to_pb, status_from_pb},
         denied, filter_text, lookup_slug, mask_paths, request_id, required, resource_id,
     },
     ArticleApi,
@@ -11,7 +12,7 @@ use super::{
 use crate::{
     domain::{
         access::{Principal, Rule, WriteScope, default_view, view_access},
-        article::{Article, ArticleStatus, ArticleView},
+        article::{ArticleStatus, ArticleView},
         article_edit::{ArticleField, ArticleInput, validate_new_article},
         language::{DEFAULT_LANGUAGE, parse_language},
         paging::{QueryKey, page_size},
@@ -61,17 +62,17 @@ impl ArticleApi {
             view,
         } = request;
         let view = view_from_pb(view, principal)?;
-        let article = match (id.is_empty(), slug.is_empty()) {
+        match (id.is_empty(), slug.is_empty()) {
             (false, true) => {
-                let article = self
-                    .store
-                    .find_article(&resource_id("id", &id)?, view, show_deleted)
-                    .await?;
-                if view == ArticleView::Latest {
-                    self.check_writer(principal, Rule::ReadArticles, &article.id)
-                        .await?;
+                let id = resource_id("id", &id)?;
+                // Readers' copies come from memory (see `published`).
+                if view == ArticleView::Published {
+                    return self.published.by_id(&id).await;
                 }
-                article
+                let article = self.store.find_article(&id, view, show_deleted).await?;
+                self.check_writer(principal, Rule::ReadArticles, &article.id)
+                    .await?;
+                Ok(article_in_view(article, view))
             }
             (true, false) => {
                 let mut violations = Violations::new();
@@ -79,29 +80,27 @@ impl ArticleApi {
                     .unwrap_or_else(|| DEFAULT_LANGUAGE.to_owned());
                 violations.into_result(())?;
                 let slug = lookup_slug("article", &slug)?;
+                if view == ArticleView::Published {
+                    return self.published.by_slug(&language, &slug).await;
+                }
                 let article = self
                     .store
                     .find_article_by_slug(&language, &slug, view, show_deleted)
                     .await?;
-                if view == ArticleView::Latest {
-                    // Refused the way a slug nobody has is, so that a writer
-                    // learns neither that it is taken nor the article's id.
-                    self.check_writer(principal, Rule::ReadArticles, &article.id)
-                        .await
-                        .map_err(|error| match error {
-                            Error::NotFound(_) => Error::NotFound(format!(
-                                "no article in `{language}` has the slug `{slug}`"
-                            )),
-                            other => other,
-                        })?;
-                }
-                article
+                // Refused the way a slug nobody has is, so that a writer
+                // learns neither that it is taken nor the article's id.
+                self.check_writer(principal, Rule::ReadArticles, &article.id)
+                    .await
+                    .map_err(|error| match error {
+                        Error::NotFound(_) => Error::NotFound(format!(
+                            "no article in `{language}` has the slug `{slug}`"
+                        )),
+                        other => other,
+                    })?;
+                Ok(article_in_view(article, view))
             }
-            _ => {
-                return Err(Violations::single("id", "set exactly one of `id` and `slug`").into());
-            }
-        };
-        Ok(article_in_view(article, view))
+            _ => Err(Violations::single("id", "set exactly one of `id` and `slug`").into()),
+        }
     }
 
     pub(super) async fn list(
@@ -177,6 +176,16 @@ impl ArticleApi {
             ],
         );
         let cursor = query.cursor(&page_token)?;
+        // Readers' pages come from memory (see `published`).
+        let ticket = if view == ArticleView::Published {
+            let key = format!("{}\u{1f}{size}\u{1f}{page_token}", query.fingerprint());
+            match self.published.list(key).await? {
+                ListLookup::Hit(page) => return Ok(page),
+                ListLookup::Miss(ticket) => Some(ticket),
+            }
+        } else {
+            None
+        };
         let page = self
             .store
             .list_articles(view, &filter, order, cursor.as_ref(), size)
@@ -185,14 +194,18 @@ impl ArticleApi {
             Some(last) if page.has_more => query.token(order.cursor_after(last)),
             _ => String::new(),
         };
-        Ok(pb::ListArticlesResponse {
+        let response = pb::ListArticlesResponse {
             articles: page
                 .articles
                 .into_iter()
                 .map(|article| article_in_view(article, view))
                 .collect(),
             next_page_token,
-        })
+        };
+        if let Some(ticket) = ticket {
+            self.published.keep_list(ticket, &response);
+        }
+        Ok(response)
     }
 
     pub(super) async fn update(
@@ -296,17 +309,6 @@ fn article_from_pb(article: pb::Article) -> (ArticleIdentity, ArticleInput) {
             comments_enabled,
         },
     )
-}
-
-/// The message for `article` read in `view`. The published view is for
-/// readers, who write nothing: it carries no etag, which would otherwise
-/// change with every unpublished edit and give those away.
-fn article_in_view(article: Article, view: ArticleView) -> pb::Article {
-    let mut message = article_to_pb(article);
-    if view == ArticleView::Published {
-        message.etag.clear();
-    }
-    message
 }
 
 /// The view a request asks for, if the caller may have it; unspecified, the

@@ -8,7 +8,7 @@ mod workflow;
 
 use tonic::{Request, Response, Status};
 
-use super::{denied, principal, respond};
+use super::{denied, principal, published::PublishedArticles, respond};
 use crate::{
     domain::{
         access::{ArticleFacts, Principal, Rule, article_access},
@@ -19,16 +19,17 @@ use crate::{
     store::Store,
 };
 
-/// Serves ArticleService from the store.
-#[derive(Debug, Clone)]
+/// Serves ArticleService from the store, and readers' copies from memory.
+#[derive(Clone)]
 pub struct ArticleApi {
     store: Store,
+    published: PublishedArticles,
 }
 
 impl ArticleApi {
-    /// The service, over `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// The service, over `store`, with readers' copies from `published`.
+    pub fn new(store: Store, published: PublishedArticles) -> Self {
+        Self { store, published }
     }
 
     /// The object-level check for writers under `rule` on article `id`: it

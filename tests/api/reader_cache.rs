@@ -1,0 +1,235 @@
+//! Readers' copies come from memory, and are never kept past a change: a
+//! change made through this server shows in the very next read, one made
+//! through another server on the same database within the feed's poll
+//! interval, and nothing a reader sees is older than the event log says.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use newsdesk::{domain::clock::SystemClock, proto as pb};
+use prost_types::FieldMask;
+use tonic::Code;
+
+use crate::support::{Clients, TestApp, draft};
+
+/// Waits until `check` holds, looking again every few milliseconds: the
+/// other server's change arrives on this one's refresh timer, not with a
+/// commit here. Panics after 30 s.
+async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let waiting = async {
+        while !check().await {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .is_err()
+    {
+        panic!("waited 30 s for {what}");
+    }
+}
+
+async fn read(reader: &Clients, id: &str) -> Result<pb::Article, tonic::Status> {
+    reader
+        .articles
+        .clone()
+        .get_article(pb::GetArticleRequest {
+            id: id.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn first_page(reader: &Clients) -> Vec<String> {
+    reader
+        .articles
+        .clone()
+        .list_articles(pb::ListArticlesRequest::default())
+        .await
+        .expect("a readers' listing")
+        .into_inner()
+        .articles
+        .into_iter()
+        .map(|article| article.title)
+        .collect()
+}
+
+async fn publish(app: &TestApp, id: &str) {
+    app.articles
+        .clone()
+        .publish_article(pb::PublishArticleRequest {
+            id: id.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("publish");
+}
+
+async fn retitle(app: &TestApp, id: &str, title: &str) {
+    app.articles
+        .clone()
+        .update_article(pb::UpdateArticleRequest {
+            article: Some(pb::Article {
+                id: id.to_owned(),
+                title: title.to_owned(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["title".into()],
+            }),
+        })
+        .await
+        .expect("update");
+}
+
+#[tokio::test]
+async fn a_change_through_this_server_shows_in_the_next_read() {
+    let app = TestApp::spawn().await;
+    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let article = app.article(draft("العنوان الأول", &desk)).await;
+    publish(&app, &article.id).await;
+    let reader = app.as_anonymous();
+    // Read twice, so that the second comes from memory.
+    for _ in 0..2 {
+        assert_eq!(
+            read(&reader, &article.id).await.expect("read").title,
+            "العنوان الأول"
+        );
+        assert_eq!(first_page(&reader).await, ["العنوان الأول"]);
+    }
+
+    // An edit of the working copy stays out of the readers' copy...
+    retitle(&app, &article.id, "العنوان الثاني").await;
+    assert_eq!(
+        read(&reader, &article.id).await.expect("read").title,
+        "العنوان الأول"
+    );
+    // ...until it is published, and then it is there at once.
+    publish(&app, &article.id).await;
+    assert_eq!(
+        read(&reader, &article.id).await.expect("read").title,
+        "العنوان الثاني"
+    );
+    assert_eq!(first_page(&reader).await, ["العنوان الثاني"]);
+
+    // A new comment changes the count readers see.
+    app.comments
+        .clone()
+        .create_comment(pb::CreateCommentRequest {
+            comment: Some(pb::Comment {
+                article_id: article.id.clone(),
+                author_name: "قارئ".into(),
+                body: "تعليق".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("comment");
+    assert_eq!(
+        read(&reader, &article.id)
+            .await
+            .expect("read")
+            .comment_count,
+        1
+    );
+
+    // Withdrawn, it is gone from the next read and the next page.
+    app.articles
+        .clone()
+        .unpublish_article(pb::UnpublishArticleRequest {
+            id: article.id.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("unpublish");
+    let status = read(&reader, &article.id).await.expect_err("withdrawn");
+    assert_eq!(status.code(), Code::NotFound);
+    assert!(first_page(&reader).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_change_through_another_server_reaches_this_ones_readers() {
+    let a = TestApp::spawn().await;
+    let b = a.another_server(Arc::new(SystemClock)).await;
+    let desk = a.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let article = a.article(draft("قبل", &desk)).await;
+    publish(&a, &article.id).await;
+    let reader = a.as_anonymous();
+    assert_eq!(read(&reader, &article.id).await.expect("read").title, "قبل");
+    assert_eq!(first_page(&reader).await, ["قبل"]);
+
+    retitle(&b, &article.id, "بعد").await;
+    publish(&b, &article.id).await;
+    until(
+        "the other server's publish to reach this one's readers",
+        || async {
+            read(&reader, &article.id)
+                .await
+                .is_ok_and(|article| article.title == "بعد")
+        },
+    )
+    .await;
+    until(
+        "the other server's publish to reach this one's listing",
+        || async { first_page(&reader).await == ["بعد"] },
+    )
+    .await;
+
+    b.articles
+        .clone()
+        .delete_article(pb::DeleteArticleRequest {
+            id: article.id.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("delete through the other server");
+    until(
+        "the other server's delete to reach this one's readers",
+        || async {
+            read(&reader, &article.id)
+                .await
+                .is_err_and(|status| status.code() == Code::NotFound)
+        },
+    )
+    .await;
+    assert!(first_page(&reader).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_read_by_slug_follows_the_article_it_names() {
+    let app = TestApp::spawn().await;
+    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let article = app.article(draft("خبر", &desk)).await;
+    let reader = app.as_anonymous();
+    let by_slug = || {
+        let mut articles = reader.articles.clone();
+        let request = pb::GetArticleRequest {
+            slug: article.slug.clone(),
+            language: "ar".into(),
+            ..Default::default()
+        };
+        async move {
+            articles
+                .get_article(request)
+                .await
+                .map(tonic::Response::into_inner)
+        }
+    };
+    // A draft's slug finds nothing, and that is not remembered.
+    assert_eq!(by_slug().await.expect_err("a draft").code(), Code::NotFound);
+    publish(&app, &article.id).await;
+    assert_eq!(by_slug().await.expect("published").title, "خبر");
+    assert_eq!(by_slug().await.expect("again, from memory").title, "خبر");
+    retitle(&app, &article.id, "خبر محدث").await;
+    publish(&app, &article.id).await;
+    let found = by_slug().await.expect("republished");
+    assert_eq!(
+        (found.id.as_str(), found.title.as_str()),
+        (article.id.as_str(), "خبر محدث")
+    );
+}
