@@ -127,9 +127,7 @@ impl Store {
                 .exec_without_returning(&txn)
                 .await?;
         }
-        for ((article_id, channel), count) in totals {
-            add_to_totals(&txn, &article_id, channel, count, now).await?;
-        }
+        add_to_totals(&txn, totals, now).await?;
         let events: Vec<_> = records
             .iter()
             .map(|(record, actor)| NewEvent {
@@ -287,22 +285,27 @@ async fn recent_counted_shares(
         .collect())
 }
 
-/// Adds `count` counted shares at `now` to an article's channel total.
+/// Adds each count to its article's and channel's total, in one statement
+/// (one key appears once: `totals` is keyed by it, and sorted, so that every
+/// batch takes the rows' locks in the same order).
 async fn add_to_totals(
     conn: &impl ConnectionTrait,
-    article_id: &str,
-    channel: &str,
-    count: i64,
+    totals: BTreeMap<(String, &'static str), i64>,
     now: DateTime<Utc>,
 ) -> Result<(), sea_orm::DbErr> {
-    let total = share_totals::ActiveModel {
-        article_id: Set(article_id.to_owned()),
-        channel: Set(channel.to_owned()),
-        count: Set(count),
-        first_time: Set(now),
-        last_time: Set(now),
-    };
-    share_totals::Entity::insert(total)
+    if totals.is_empty() {
+        return Ok(());
+    }
+    let rows = totals
+        .into_iter()
+        .map(|((article_id, channel), count)| share_totals::ActiveModel {
+            article_id: Set(article_id),
+            channel: Set(channel.to_owned()),
+            count: Set(count),
+            first_time: Set(now),
+            last_time: Set(now),
+        });
+    share_totals::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([
                 share_totals::Column::ArticleId,
