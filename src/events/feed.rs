@@ -1,25 +1,38 @@
-//! The live change feed. One task per server tracks the newest committed
-//! event: it wakes on this process's own commits at once, and polls for
-//! events other processes commit to the same database. Each watcher reads
-//! the events it has not seen from the database, page by page, at its own
-//! pace, and waits when it has caught up. Nothing is buffered per watcher
-//! beyond a small channel, so a slow watcher costs nothing but its cursor,
-//! and it never loses an event: it catches up from the database.
+//! The live change feed. One task per server, the tail, follows the log: it
+//! wakes on this process's own commits at once, polls for events other
+//! processes commit to the same database, reads each new event once and
+//! hands it to every watcher through a broadcast channel. A watcher first
+//! reads what it has not seen from the database, page by page, at its own
+//! pace; once it has caught up with the tail it takes events from the
+//! broadcast. A watcher that falls too far behind the broadcast (a slow
+//! client) goes back to the database, so it never loses an event, and the
+//! tail never waits for it.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
+};
 
 use tokio::{
-    sync::{Semaphore, mpsc, watch},
+    sync::{Semaphore, broadcast, mpsc, watch},
     time::Instant,
 };
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::{domain::event::Event, error::Error, store::Store};
 
-/// Events read from the database at a time by one watcher.
+/// Events read from the database at a time, by a watcher or the tail.
 const PAGE: u64 = 100;
-/// Messages waiting for one watcher's client; the reader waits beyond it.
+/// Messages waiting for one watcher's client; the watcher waits beyond it.
 const WATCHER_BUFFER: usize = 32;
+/// The tail's position before it has read where the log ends.
+const NOT_STARTED: i64 = -1;
+/// Events the broadcast holds for watchers that are behind; a watcher
+/// further behind than this reads the database again.
+const BROADCAST_BUFFER: usize = 4_096;
 /// Watchers reading the database at once. However many watchers there are,
 /// they never take more pooled connections than this from requests.
 const CONCURRENT_READS: usize = 2;
@@ -47,25 +60,74 @@ pub struct FeedOptions {
 #[derive(Debug, Clone)]
 pub struct EventFeed {
     store: Store,
-    newest: watch::Receiver<i64>,
+    tail: Tail,
     heartbeat_interval: Duration,
     reads: Arc<Semaphore>,
 }
 
+/// Where the tail is, and what it hands out.
+#[derive(Debug, Clone)]
+struct Tail {
+    /// Every event up to here has been broadcast, or is about to be: the
+    /// tail moves it before it sends, so that a watcher who subscribed and
+    /// then read it finds every later event in the broadcast.
+    position: Arc<AtomicI64>,
+    events: broadcast::Sender<Arc<Event>>,
+    /// Changes when the tail moves (and closes when it stops).
+    moved: watch::Receiver<i64>,
+    /// Held while a watcher subscribes and reads the position, and while
+    /// the tail, with nobody subscribed, skips ahead without broadcasting:
+    /// so a watcher never subscribes in between and misses what was skipped.
+    subscribing: Arc<Mutex<()>>,
+}
+
+impl Tail {
+    /// A receiver of every event after the returned position.
+    fn subscribe(&self) -> (broadcast::Receiver<Arc<Event>>, i64) {
+        let _held = self
+            .subscribing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let receiver = self.events.subscribe();
+        (receiver, self.position.load(Ordering::SeqCst))
+    }
+
+    /// With nobody subscribed, moves to `newest` without reading the
+    /// events in between; `false` when somebody is subscribed.
+    fn skip_if_unwatched(&self, newest: i64) -> bool {
+        let _held = self
+            .subscribing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.events.receiver_count() > 0 {
+            return false;
+        }
+        self.position.store(newest, Ordering::SeqCst);
+        true
+    }
+}
+
 impl EventFeed {
-    /// Starts tracking the newest event; the tracking stops, and every watch
-    /// stream ends, when `stop` changes or is dropped.
+    /// Starts the tail; it stops, and every watch stream ends, when `stop`
+    /// changes or is dropped.
     pub fn start(store: Store, options: FeedOptions, stop: watch::Receiver<()>) -> Self {
-        let (newest_sender, newest) = watch::channel(0);
-        tokio::spawn(track_newest(
+        let (moved_sender, moved) = watch::channel(NOT_STARTED);
+        let tail = Tail {
+            position: Arc::new(AtomicI64::new(NOT_STARTED)),
+            events: broadcast::Sender::new(BROADCAST_BUFFER),
+            moved,
+            subscribing: Arc::new(Mutex::new(())),
+        };
+        tokio::spawn(follow_the_log(
             store.clone(),
-            newest_sender,
+            tail.clone(),
+            moved_sender,
             options.poll_interval,
             stop,
         ));
         Self {
             store,
-            newest,
+            tail,
             heartbeat_interval: options.heartbeat_interval,
             reads: Arc::new(Semaphore::new(CONCURRENT_READS)),
         }
@@ -89,7 +151,7 @@ impl EventFeed {
         tokio::spawn(serve_watcher(
             Watcher {
                 store: self.store.clone(),
-                newest: self.newest.clone(),
+                tail: self.tail.clone(),
                 reads: self.reads.clone(),
                 heartbeat_interval: self.heartbeat_interval,
                 types,
@@ -102,23 +164,41 @@ impl EventFeed {
     }
 }
 
-/// Keeps `newest` at the newest committed sequence number.
-async fn track_newest(
+/// The tail: reads every new event once and broadcasts it. With nobody
+/// watching it only keeps its place.
+async fn follow_the_log(
     store: Store,
-    newest: watch::Sender<i64>,
+    tail: Tail,
+    moved: watch::Sender<i64>,
     poll_interval: Duration,
     mut stop: watch::Receiver<()>,
 ) {
     let mut commits = store.subscribe_commits();
+    // Watchers wait until the tail knows where the log ends: one that
+    // followed the broadcast before would miss what the tail starts past.
+    let mut position = loop {
+        match store.last_event_sequence().await {
+            Ok(last) => break last,
+            Err(error) => tracing::warn!(%error, "reading the newest event failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(poll_interval) => {}
+            _ = stop.changed() => return,
+        }
+    };
+    tail.position.store(position, Ordering::SeqCst);
+    moved.send_replace(position);
     loop {
         match store.last_event_sequence().await {
-            Ok(last) => {
-                metrics::gauge!("event_feed_newest_sequence").set(last as f64);
-                newest.send_if_modified(|known| {
-                    let moved = last > *known;
-                    *known = (*known).max(last);
-                    moved
-                });
+            Ok(newest) => {
+                metrics::gauge!("event_feed_newest_sequence").set(newest as f64);
+                if newest > position {
+                    if let Err(error) = broadcast_up_to(&store, &tail, &mut position, newest).await
+                    {
+                        tracing::warn!(%error, "reading new events failed");
+                    }
+                    moved.send_replace(position);
+                }
             }
             Err(error) => tracing::warn!(%error, "reading the newest event failed"),
         }
@@ -130,10 +210,43 @@ async fn track_newest(
     }
 }
 
+/// Broadcasts the events in `(position, newest]`, moving `position` along
+/// (so that after a failed read the tail goes on from where it got to).
+async fn broadcast_up_to(
+    store: &Store,
+    tail: &Tail,
+    position: &mut i64,
+    newest: i64,
+) -> Result<(), Error> {
+    // Nobody to hand events to: watchers who come later read these from
+    // the database.
+    if tail.skip_if_unwatched(newest) {
+        *position = newest;
+        return Ok(());
+    }
+    while *position < newest {
+        let page = store.list_events_until(*position, newest, &[], PAGE).await?;
+        let complete = (page.len() as u64) < PAGE;
+        for event in page {
+            *position = event.sequence;
+            tail.position.store(*position, Ordering::SeqCst);
+            // No receiver left is not an error: they read the database.
+            let _ = tail.events.send(Arc::new(event));
+        }
+        // Every event up to `newest` is committed (sequence order is commit
+        // order), so a short page has read all of them.
+        if complete {
+            *position = newest;
+            tail.position.store(newest, Ordering::SeqCst);
+        }
+    }
+    Ok(())
+}
+
 /// What one watch stream needs.
 struct Watcher {
     store: Store,
-    newest: watch::Receiver<i64>,
+    tail: Tail,
     reads: Arc<Semaphore>,
     heartbeat_interval: Duration,
     types: Vec<String>,
@@ -142,89 +255,172 @@ struct Watcher {
     sender: mpsc::Sender<Result<FeedItem, Error>>,
 }
 
+impl Watcher {
+    fn wants(&self, event: &Event) -> bool {
+        self.types.is_empty() || self.types.contains(&event.event_type)
+    }
+
+    /// Sends `item`; `false` when the client is gone.
+    async fn send(&self, item: FeedItem) -> bool {
+        self.sender.send(Ok(item)).await.is_ok()
+    }
+}
+
+/// Why a watcher stopped reading from the broadcast.
+enum Live {
+    /// The client is gone, or the stream was ended with an error.
+    Ended,
+    /// The broadcast moved on without it: catch up from the database.
+    FellBehind,
+}
+
 /// Streams the feed to one watcher from `cursor` on.
 async fn serve_watcher(watcher: Watcher, mut cursor: i64) {
-    let Watcher {
-        store,
-        mut newest,
-        reads,
-        heartbeat_interval,
-        types,
-        key_id,
-        sender,
-    } = watcher;
-    let mut revocations = store.subscribe_revocations();
     let _counted = WatcherGauge::new();
+    let mut revocations = watcher.store.subscribe_revocations();
+    let mut moved = watcher.tail.moved.clone();
+    while *moved.borrow_and_update() == NOT_STARTED {
+        tokio::select! {
+            changed = moved.changed() => if changed.is_err() {
+                shutting_down(&watcher, cursor).await;
+                return;
+            },
+            () = watcher.sender.closed() => return,
+        }
+    }
     // A heartbeat goes out when nothing was sent for a whole interval, however
     // busy the feed is with events this watcher's filter skips.
     let mut last_sent = Instant::now();
     loop {
-        let known = *newest.borrow_and_update();
-        if known > cursor {
-            // How far behind the newest commit this watcher is: events the
-            // server has that it has not yet read for it.
-            metrics::histogram!("event_feed_lag_events").record((known - cursor) as f64);
-            let page = {
-                let Ok(_permit) = reads.acquire().await else {
-                    return;
-                };
-                store.list_events_until(cursor, known, &types, PAGE).await
-            };
-            let page = match page {
-                Ok(page) => page,
+        // Every event after `reached` reaches this receiver.
+        let (mut live, reached) = watcher.tail.subscribe();
+        if reached > cursor {
+            // How far behind the tail this watcher is.
+            metrics::histogram!("event_feed_lag_events").record((reached - cursor) as f64);
+            match catch_up(&watcher, &mut cursor, reached, &mut last_sent).await {
+                Ok(true) => continue,
+                Ok(false) => return,
                 Err(error) => {
-                    let _ = sender.send(Err(error)).await;
+                    let _ = watcher.sender.send(Err(error)).await;
                     return;
                 }
-            };
-            let complete = (page.len() as u64) < PAGE;
-            for event in page {
-                cursor = event.sequence;
-                // Waits while the client is slow; fails once it is gone.
-                let item = FeedItem::Event(Box::new(event));
-                if sender.send(Ok(item)).await.is_err() {
-                    return;
-                }
-                last_sent = Instant::now();
             }
-            // Every event up to `known` is committed (sequence order is
-            // commit order), so a short page has read all of them, including
-            // those the type filter skipped.
-            if complete {
-                cursor = known;
-            }
-            continue;
         }
-        tokio::select! {
-            changed = newest.changed() => {
-                if changed.is_err() {
-                    let _ = sender
-                        .send(Err(Error::Unavailable(format!(
-                            "the server is shutting down; resume after sequence {cursor}"
-                        ))))
-                        .await;
-                    return;
-                }
-            }
-            Ok(()) = revocations.changed() => {
-                if !key_still_live(&store, key_id.as_deref(), &sender).await {
-                    return;
-                }
-            }
-            () = tokio::time::sleep_until(last_sent + heartbeat_interval) => {
-                // Keys revoked by other processes are noticed here.
-                if !key_still_live(&store, key_id.as_deref(), &sender).await {
-                    return;
-                }
-                let beat = FeedItem::Heartbeat { read_sequence: cursor };
-                if sender.send(Ok(beat)).await.is_err() {
-                    return;
-                }
-                last_sent = Instant::now();
-            }
-            () = sender.closed() => return,
+        match follow(
+            &watcher,
+            &mut live,
+            &mut cursor,
+            &mut last_sent,
+            &mut revocations,
+            &mut moved,
+        )
+        .await
+        {
+            Live::Ended => return,
+            Live::FellBehind => {}
         }
     }
+}
+
+/// Reads one page of missed events from the database; `Ok(false)` when the
+/// client is gone.
+async fn catch_up(
+    watcher: &Watcher,
+    cursor: &mut i64,
+    until: i64,
+    last_sent: &mut Instant,
+) -> Result<bool, Error> {
+    let page = {
+        let Ok(_permit) = watcher.reads.acquire().await else {
+            return Ok(false);
+        };
+        watcher
+            .store
+            .list_events_until(*cursor, until, &watcher.types, PAGE)
+            .await?
+    };
+    let complete = (page.len() as u64) < PAGE;
+    for event in page {
+        *cursor = event.sequence;
+        // Waits while the client is slow; fails once it is gone.
+        if !watcher.send(FeedItem::Event(Box::new(event))).await {
+            return Ok(false);
+        }
+        *last_sent = Instant::now();
+    }
+    // A short page has read everything up to `until`, including what the
+    // type filter skipped.
+    if complete {
+        *cursor = until;
+    }
+    Ok(true)
+}
+
+/// Hands the broadcast's events to the client until it falls behind or
+/// the stream ends, with heartbeats and revocation checks on the way.
+async fn follow(
+    watcher: &Watcher,
+    live: &mut broadcast::Receiver<Arc<Event>>,
+    cursor: &mut i64,
+    last_sent: &mut Instant,
+    revocations: &mut watch::Receiver<u64>,
+    moved: &mut watch::Receiver<i64>,
+) -> Live {
+    loop {
+        tokio::select! {
+            received = live.recv() => match received {
+                Ok(event) => {
+                    // Already sent from the database.
+                    if event.sequence <= *cursor {
+                        continue;
+                    }
+                    *cursor = event.sequence;
+                    if watcher.wants(&event) {
+                        if !watcher.send(FeedItem::Event(Box::new((*event).clone()))).await {
+                            return Live::Ended;
+                        }
+                        *last_sent = Instant::now();
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => return Live::FellBehind,
+                Err(broadcast::error::RecvError::Closed) => {
+                    shutting_down(watcher, *cursor).await;
+                    return Live::Ended;
+                }
+            },
+            // The tail stopped (the server is shutting down).
+            changed = moved.changed() => if changed.is_err() {
+                shutting_down(watcher, *cursor).await;
+                return Live::Ended;
+            },
+            Ok(()) = revocations.changed() => {
+                if !key_still_live(&watcher.store, watcher.key_id.as_deref(), &watcher.sender).await {
+                    return Live::Ended;
+                }
+            }
+            () = tokio::time::sleep_until(*last_sent + watcher.heartbeat_interval) => {
+                // Keys revoked by other processes are noticed here.
+                if !key_still_live(&watcher.store, watcher.key_id.as_deref(), &watcher.sender).await {
+                    return Live::Ended;
+                }
+                let beat = FeedItem::Heartbeat { read_sequence: *cursor };
+                if !watcher.send(beat).await {
+                    return Live::Ended;
+                }
+                *last_sent = Instant::now();
+            }
+            () = watcher.sender.closed() => return Live::Ended,
+        }
+    }
+}
+
+async fn shutting_down(watcher: &Watcher, cursor: i64) {
+    let _ = watcher
+        .sender
+        .send(Err(Error::Unavailable(format!(
+            "the server is shutting down; resume after sequence {cursor}"
+        ))))
+        .await;
 }
 
 /// Whether the stream's key (if it has one) still works; when it does not,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use futures::future::join_all;
+use futures::{StreamExt as _, future::join_all};
 use newsdesk::proto as pb;
 use prost_types::FieldMask;
 use tonic::Streaming;
@@ -304,4 +304,51 @@ async fn a_filtered_watch_finds_its_events_past_pages_of_others_and_still_gets_h
         "{message:?}"
     );
     busy.await.expect("sharer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_watcher_that_stops_reading_while_thousands_of_events_pass_loses_none() {
+    let app = TestApp::spawn().await;
+    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let article = app.article(draft("خبر", &desk)).await;
+    app.articles
+        .clone()
+        .publish_article(pb::PublishArticleRequest {
+            id: article.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("publish");
+    let mut stream = watch(&app, 0, &["share.recorded"]).await;
+
+    // More shares than the live feed holds for a watcher that is behind, all
+    // while this one reads nothing.
+    const SHARES: usize = 6_000;
+    let shares = (0..SHARES).map(|n| {
+        let mut shares = app.shares.clone();
+        let article_id = article.id.clone();
+        async move {
+            shares
+                .record_share(pb::RecordShareRequest {
+                    article_id,
+                    channel: pb::ShareChannel::Whatsapp.into(),
+                    client_id: format!("reader-{n}"),
+                    referrer: String::new(),
+                })
+                .await
+                .expect("share");
+        }
+    });
+    let mut pending = futures::stream::iter(shares).buffer_unordered(64);
+    while pending.next().await.is_some() {}
+
+    let mut seen = Vec::with_capacity(SHARES);
+    while seen.len() < SHARES {
+        seen.push(next_event(&mut stream).await.sequence);
+    }
+    let mut sorted = seen.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted, seen, "in order, each once");
+    assert_eq!(seen.len(), SHARES);
 }
