@@ -57,7 +57,7 @@ impl Store {
             revoke_time: None,
         };
         api_keys::Entity::insert(api_keys::ActiveModel::from(row.clone()))
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&self.writer)
             .await?;
         Ok((key_from_row(row)?, token.token))
     }
@@ -95,7 +95,7 @@ impl Store {
         }
         let mut update: api_keys::ActiveModel = row.into();
         update.revoke_time = Set(Some(self.now()));
-        let revoked = key_from_row(update.update(&self.db).await?)?;
+        let revoked = key_from_row(update.update(&self.writer).await?)?;
         self.revocations.send_modify(|count| *count += 1);
         Ok(revoked)
     }

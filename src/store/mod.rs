@@ -50,7 +50,15 @@ pub struct StoreOptions {
 /// The database, behind the queries newsdesk needs.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Reads, and every write on PostgreSQL.
     db: DatabaseConnection,
+    /// Where write transactions run. On SQLite, a pool of one connection
+    /// beside `db`: SQLite has one writer at a time, and writers that
+    /// competed for its lock from several connections would wait in
+    /// SQLite's busy handler, which sleeps for milliseconds at a time; here
+    /// they queue for the connection in order, and none sleeps. Other
+    /// processes' writers still meet the busy timeout. On PostgreSQL, `db`.
+    writer: DatabaseConnection,
     clock: Arc<dyn Clock>,
     /// Counts this process's committed changes, so that readers of the
     /// change feed can wait for the next one instead of polling.
@@ -61,41 +69,54 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens a pool on `options.url`. SQLite runs in WAL mode with foreign keys
-    /// on, a busy timeout, and full fsync on commit: an acknowledged write
-    /// survives a power cut.
+    /// Opens the pools on `options.url` (see `writer`). SQLite runs in WAL
+    /// mode with foreign keys on, a busy timeout, and full fsync on commit:
+    /// an acknowledged write survives a power cut.
     pub async fn connect(options: &StoreOptions) -> Result<Self, Error> {
-        let mut connect = ConnectOptions::new(options.url.clone());
-        connect
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
-            .connect_timeout(options.acquire_timeout)
-            // Statement logging at INFO would log every query with its
-            // arguments, article bodies included.
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|sqlite| {
-                sqlite
-                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-                    .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(5))
-            });
+        let connect = |max_connections: u32| {
+            let mut connect = ConnectOptions::new(options.url.clone());
+            connect
+                .max_connections(max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_timeout(options.acquire_timeout)
+                // Statement logging at INFO would log every query with its
+                // arguments, article bodies included.
+                .sqlx_logging(false)
+                .map_sqlx_sqlite_opts(|sqlite| {
+                    sqlite
+                        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+                        .foreign_keys(true)
+                        .busy_timeout(Duration::from_secs(5))
+                });
+            connect
+        };
         if is_in_memory_sqlite(&options.url) {
             // Every connection to `:memory:` is a database of its own; one
             // connection, kept for the life of the pool, is the database.
-            connect
-                .max_connections(1)
-                .min_connections(1)
+            let mut only = connect(1);
+            only.min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None);
+            let db = sea_orm::Database::connect(only).await?;
+            return Ok(Self::over(db.clone(), db));
         }
-        let db = sea_orm::Database::connect(connect).await?;
-        Ok(Self {
+        let db = sea_orm::Database::connect(connect(options.max_connections)).await?;
+        let writer = match db.get_database_backend() {
+            DbBackend::Sqlite => sea_orm::Database::connect(connect(1)).await?,
+            _ => db.clone(),
+        };
+        Ok(Self::over(db, writer))
+    }
+
+    fn over(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
+        Self {
             db,
+            writer,
             clock: Arc::new(SystemClock),
             commits: Arc::new(watch::Sender::new(0)),
             revocations: Arc::new(watch::Sender::new(0)),
-        })
+        }
     }
 
     /// A receiver that changes whenever this process commits a change
@@ -144,6 +165,9 @@ impl Store {
         if let Err(error) = self.db.close_by_ref().await {
             tracing::warn!(%error, "closing the database pool failed");
         }
+        if let Err(error) = self.writer.close_by_ref().await {
+            tracing::warn!(%error, "closing the writer's pool failed");
+        }
     }
 
     /// The pool's connections: open, and idle among them (for metrics).
@@ -186,7 +210,7 @@ impl Store {
     /// upgrade to a writer once another connection had committed, and would
     /// fail at once instead of waiting out the busy timeout.
     async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.db
+        self.writer
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
