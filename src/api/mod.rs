@@ -5,12 +5,13 @@ mod articles;
 mod authors;
 mod comments;
 mod convert;
+mod encoded;
 mod events;
 mod keys;
 mod published;
 mod shares;
 
-pub use articles::ArticleApi;
+pub use articles::{ArticleApi, ArticleServer, Wire};
 pub use authors::AuthorApi;
 pub use comments::CommentApi;
 pub use events::EventApi;

@@ -1,16 +1,21 @@
 //! Published articles as readers get them, kept in memory so that opening a
-//! story does not reach the database. Each entry is the encoded answer,
-//! compressed (a whole 100,000-article corpus fits in about a hundred
-//! megabytes), within a byte budget.
+//! story or a listing does not reach the database. Each article is kept as
+//! its encoded answer, compressed (a whole 100,000-article corpus fits in
+//! about 150 MB); listing pages are kept as the ids on them and, for the
+//! pages read most, as the whole encoded answer. Answers leave as bytes (see
+//! `encoded`): nothing is decoded to be encoded again.
 //!
 //! The event log says what changed: before answering, a reader makes sure
 //! every change this process committed has been applied (so a publish is
 //! seen by the very next read), and a task applies other processes' changes
 //! every poll interval. Any event that names an article, shares aside,
-//! drops that article's entry.
+//! drops that article's entry; an article event (not a comment's, which
+//! changes only a count) also retires every listing page, since the article
+//! may have moved in or out of it.
 
 use std::{
     cell::RefCell,
+    hash::{DefaultHasher, Hash, Hasher},
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -18,12 +23,22 @@ use std::{
     time::Duration,
 };
 
-use prost::Message;
+use bytes::{BufMut, Bytes, BytesMut};
+use prost::{
+    Message,
+    encoding::{WireType, encode_key, encode_varint, encoded_len_varint},
+};
 use quick_cache::{Weighter, sync::Cache};
 use tokio::sync::{Mutex, watch};
+use uuid::Uuid;
 
-use super::convert::article_in_view;
-use crate::{domain::article::ArticleView, error::Error, proto as pb, store::Store};
+use super::{convert::article_in_view, encoded::Encoded};
+use crate::{
+    domain::{article::ArticleView, event::may_change_listings},
+    error::Error,
+    proto as pb,
+    store::Store,
+};
 
 thread_local! {
     /// One decompression context a thread: making one costs more than the
@@ -32,8 +47,26 @@ thread_local! {
         RefCell::new(zstd::bulk::Decompressor::new().ok());
 }
 
-/// What an entry costs besides its bytes (keys, bookkeeping).
-const ENTRY_OVERHEAD: u64 = 128;
+/// What an entry costs besides its bytes (key, bookkeeping, allocation).
+const ENTRY_OVERHEAD: u64 = 96;
+
+/// How hard entries are compressed: they are compressed once and read many
+/// times, and level 3 is 2% smaller than 1 for twice the (small) time.
+const COMPRESSION_LEVEL: i32 = 3;
+
+/// The share of the budget that whole encoded pages may take (at most
+/// [`MAX_PAGE_BUDGET`]); the rest is for articles.
+const PAGE_SHARE: u64 = 16;
+/// Enough for the 200 pages of twenty read most.
+const MAX_PAGE_BUDGET: u64 = 16 * 1024 * 1024;
+
+/// How many listing pages' ids are kept.
+const LIST_PAGES: usize = 4_096;
+
+/// Field numbers of `ListArticlesResponse`, which pages are put together
+/// from.
+const PAGE_ARTICLES_FIELD: u32 = 1;
+const PAGE_TOKEN_FIELD: u32 = 2;
 
 /// The cache of published articles; cheap to clone.
 #[derive(Clone)]
@@ -44,14 +77,24 @@ pub struct PublishedArticles {
 struct Inner {
     store: Store,
     /// Article id to its compressed, encoded published answer.
-    entries: Cache<String, Entry, EntryWeight>,
-    /// (language, slug) to the id it was last found under.
-    slugs: Cache<(String, String), String>,
-    /// Readers' list pages: a query and page to its articles' ids.
+    entries: Cache<Uuid, Entry, Weight>,
+    /// A hash of (language, slug) to the id it was last found under. The
+    /// entry it leads to is checked for the slug, so that two slugs with
+    /// one hash cost a database read, not a wrong answer; and a hash takes
+    /// a tenth of the memory of the strings.
+    slugs: Cache<u64, Uuid>,
+    /// Readers' listing pages: a query and page to the ids on it.
     lists: Cache<String, ListEntry>,
+    /// The same pages' whole encoded answers, within their share of the
+    /// budget.
+    pages: Cache<String, PageEntry, Weight>,
     /// Moves before each pass that drops entries, so that a reader who read
-    /// the database before a change cannot put the old answer back after it.
+    /// the database (or put a page together) before a change cannot keep
+    /// the old answer after it.
     epoch: AtomicU64,
+    /// Moves before each pass that may have changed which articles a
+    /// listing holds.
+    lists_epoch: AtomicU64,
     /// Local commits already applied (read without taking `applied`).
     applied_commits: AtomicU64,
     /// Whether `applied` knows where the log stands (the database may have
@@ -68,46 +111,70 @@ struct Applied {
     commits: u64,
 }
 
-/// A list page as it was read, valid while the epoch stays where it was
-/// (any change to any article may move an article in or out of a page).
-#[derive(Clone)]
-struct ListEntry {
-    epoch: u64,
-    ids: Arc<[String]>,
-    next_page_token: String,
-}
-
-/// How many list pages are kept.
-const LIST_PAGES: usize = 4_096;
-
-/// What a list lookup found.
-pub enum ListLookup {
-    /// The page, from memory.
-    Hit(pb::ListArticlesResponse),
-    /// Not in memory: read it, then hand it to [`PublishedArticles::keep_list`]
-    /// with this ticket.
-    Miss(ListTicket),
-}
-
-/// A page to read from the database, and when the reading started.
-pub struct ListTicket {
-    key: String,
-    epoch: u64,
-}
-
 #[derive(Clone)]
 struct Entry {
     compressed: Arc<[u8]>,
     encoded_len: usize,
 }
 
+/// A listing page as it was read, valid while `lists_epoch` stays where it
+/// was.
 #[derive(Clone)]
-struct EntryWeight;
+struct ListEntry {
+    lists_epoch: u64,
+    ids: Arc<[Uuid]>,
+    next_page_token: Arc<str>,
+}
 
-impl Weighter<String, Entry> for EntryWeight {
-    fn weight(&self, key: &String, entry: &Entry) -> u64 {
-        (key.len() + entry.compressed.len()) as u64 + ENTRY_OVERHEAD
+/// A listing page's whole answer, put together when the epochs were these.
+#[derive(Clone)]
+struct PageEntry {
+    lists_epoch: u64,
+    epoch: u64,
+    page: Bytes,
+}
+
+/// Weighs entries by their bytes, so that the budget is one of memory.
+#[derive(Clone)]
+struct Weight;
+
+impl Weighter<Uuid, Entry> for Weight {
+    fn weight(&self, _: &Uuid, entry: &Entry) -> u64 {
+        entry.compressed.len() as u64 + ENTRY_OVERHEAD
     }
+}
+
+impl Weighter<String, PageEntry> for Weight {
+    fn weight(&self, key: &String, entry: &PageEntry) -> u64 {
+        (key.len() + entry.page.len()) as u64 + ENTRY_OVERHEAD
+    }
+}
+
+/// What a listing lookup found.
+pub enum ListLookup {
+    /// The page, from memory.
+    Hit(Encoded<pb::ListArticlesResponse>),
+    /// Not in memory: read it, then hand it to [`PublishedArticles::keep_list`]
+    /// with this ticket.
+    Miss(ListTicket),
+}
+
+/// A page to read from the database, and where the epochs stood when the
+/// reading started.
+pub struct ListTicket {
+    key: String,
+    epoch: u64,
+    lists_epoch: u64,
+}
+
+/// The two fields of an encoded article that a lookup by slug checks; the
+/// rest of the message is skipped, not decoded.
+#[derive(Clone, PartialEq, prost::Message)]
+struct SlugOf {
+    #[prost(string, tag = "2")]
+    slug: String,
+    #[prost(string, tag = "3")]
+    language: String,
 }
 
 impl PublishedArticles {
@@ -123,17 +190,26 @@ impl PublishedArticles {
     ) -> Self {
         let commits = store.local_commits();
         let sequence = store.last_event_sequence().await.ok();
+        let page_budget = (budget_bytes / PAGE_SHARE).min(MAX_PAGE_BUDGET);
+        let article_budget = budget_bytes - page_budget;
         // About 1.5 KB an entry, compressed; the estimate only sizes tables.
-        let estimated_items = usize::try_from(budget_bytes / 1_536)
+        let estimated_items = usize::try_from(article_budget / 1_536)
             .unwrap_or(usize::MAX)
             .max(16);
         let cache = Self {
             inner: Arc::new(Inner {
                 store,
-                entries: Cache::with_weighter(estimated_items, budget_bytes, EntryWeight),
+                entries: Cache::with_weighter(estimated_items, article_budget, Weight),
                 slugs: Cache::new(estimated_items),
                 lists: Cache::new(LIST_PAGES),
+                // A page of twenty articles is about 70 KB.
+                pages: Cache::with_weighter(
+                    usize::try_from(page_budget / 65_536).unwrap_or(16).max(16),
+                    page_budget,
+                    Weight,
+                ),
                 epoch: AtomicU64::new(0),
+                lists_epoch: AtomicU64::new(0),
                 applied_commits: AtomicU64::new(commits),
                 synced: AtomicBool::new(sequence.is_some()),
                 applied: Mutex::new(Applied { sequence, commits }),
@@ -156,10 +232,10 @@ impl PublishedArticles {
     }
 
     /// The published article with `id`, as readers get it.
-    pub async fn by_id(&self, id: &str) -> Result<pb::Article, Error> {
+    pub async fn by_id(&self, id: &str) -> Result<Encoded<pb::Article>, Error> {
         self.apply_log(false).await?;
-        if let Some(article) = self.cached(id) {
-            return Ok(article);
+        if let Some(article) = entry_key(id).and_then(|key| self.cached(&key)) {
+            return Ok(Encoded::trusted(article));
         }
         let epoch = self.inner.epoch.load(Ordering::SeqCst);
         let article = self
@@ -168,21 +244,21 @@ impl PublishedArticles {
             .find_article(id, ArticleView::Published, false)
             .await?;
         let article = article_in_view(article, ArticleView::Published);
-        self.keep(epoch, &article);
-        Ok(article)
+        let encoded = Encoded::of(&article);
+        self.keep(epoch, &article, encoded.bytes());
+        Ok(encoded)
     }
 
     /// The published article with `slug` in `language`, as readers get it.
-    pub async fn by_slug(&self, language: &str, slug: &str) -> Result<pb::Article, Error> {
+    pub async fn by_slug(&self, language: &str, slug: &str) -> Result<Encoded<pb::Article>, Error> {
         self.apply_log(false).await?;
-        let key = (language.to_owned(), slug.to_owned());
-        if let Some(id) = self.inner.slugs.get(&key)
+        if let Some(id) = self.inner.slugs.get(&slug_key(language, slug))
             && let Some(article) = self.cached(&id)
             // The slug may have moved to another article since.
-            && article.slug == slug
-            && article.language == language
+            && SlugOf::decode(article.clone())
+                .is_ok_and(|found| found.slug == slug && found.language == language)
         {
-            return Ok(article);
+            return Ok(Encoded::trusted(article));
         }
         let epoch = self.inner.epoch.load(Ordering::SeqCst);
         let article = self
@@ -191,68 +267,127 @@ impl PublishedArticles {
             .find_article_by_slug(language, slug, ArticleView::Published, false)
             .await?;
         let article = article_in_view(article, ArticleView::Published);
-        self.inner.slugs.insert(key, article.id.clone());
-        self.keep(epoch, &article);
-        Ok(article)
+        let encoded = Encoded::of(&article);
+        self.keep(epoch, &article, encoded.bytes());
+        Ok(encoded)
     }
 
-    /// The readers' list page under `key` (a query's fingerprint, page size
-    /// and token), if memory has it as it stands.
+    /// The readers' listing page under `key` (a query's fingerprint, page
+    /// size and token), if memory has it as it stands.
     pub async fn list(&self, key: String) -> Result<ListLookup, Error> {
         self.apply_log(false).await?;
+        let lists_epoch = self.inner.lists_epoch.load(Ordering::SeqCst);
         let epoch = self.inner.epoch.load(Ordering::SeqCst);
-        if let Some(entry) = self.inner.lists.get(&key)
-            && entry.epoch == epoch
+        if let Some(page) = self.inner.pages.get(&key)
+            && page.lists_epoch == lists_epoch
+            && page.epoch == epoch
         {
-            let articles: Option<Vec<pb::Article>> =
-                entry.ids.iter().map(|id| self.cached(id)).collect();
+            metrics::counter!("article_cache_pages_total", "from" => "memory").increment(1);
+            return Ok(ListLookup::Hit(Encoded::trusted(page.page)));
+        }
+        if let Some(entry) = self.inner.lists.get(&key)
+            && entry.lists_epoch == lists_epoch
+        {
+            // The same articles, some of them changed since (or the whole
+            // answer was not kept): put the page together from memory.
+            let articles: Option<Vec<Bytes>> = entry.ids.iter().map(|id| self.cached(id)).collect();
             // An article may have been evicted: the page is read again.
             if let Some(articles) = articles {
-                return Ok(ListLookup::Hit(pb::ListArticlesResponse {
-                    articles,
-                    next_page_token: entry.next_page_token.clone(),
-                }));
+                metrics::counter!("article_cache_pages_total", "from" => "articles").increment(1);
+                let page = put_page_together(&articles, &entry.next_page_token);
+                self.keep_page(key, lists_epoch, epoch, &page);
+                return Ok(ListLookup::Hit(page));
             }
         }
-        Ok(ListLookup::Miss(ListTicket { key, epoch }))
+        metrics::counter!("article_cache_pages_total", "from" => "database").increment(1);
+        Ok(ListLookup::Miss(ListTicket {
+            key,
+            epoch,
+            lists_epoch,
+        }))
     }
 
-    /// Keeps a page read from the database for its ticket.
-    pub fn keep_list(&self, ticket: ListTicket, page: &pb::ListArticlesResponse) {
-        for article in &page.articles {
-            self.keep(ticket.epoch, article);
-        }
-        let entry = ListEntry {
-            epoch: ticket.epoch,
-            ids: page
-                .articles
-                .iter()
-                .map(|article| article.id.clone())
-                .collect(),
-            next_page_token: page.next_page_token.clone(),
-        };
+    /// Keeps a page read from the database for its ticket, and returns its
+    /// answer.
+    pub fn keep_list(
+        &self,
+        ticket: ListTicket,
+        page: &pb::ListArticlesResponse,
+    ) -> Encoded<pb::ListArticlesResponse> {
+        let articles: Vec<Bytes> = page
+            .articles
+            .iter()
+            .map(|article| {
+                let encoded = Bytes::from(article.encode_to_vec());
+                self.keep(ticket.epoch, article, &encoded);
+                encoded
+            })
+            .collect();
+        let ids: Option<Arc<[Uuid]>> = page
+            .articles
+            .iter()
+            .map(|article| entry_key(&article.id))
+            .collect();
+        let answer = put_page_together(&articles, &page.next_page_token);
         // An entry from an older epoch is never served, so a late insert
         // does no harm.
-        self.inner.lists.insert(ticket.key, entry);
+        if let Some(ids) = ids {
+            let entry = ListEntry {
+                lists_epoch: ticket.lists_epoch,
+                ids,
+                next_page_token: page.next_page_token.as_str().into(),
+            };
+            self.inner.lists.insert(ticket.key.clone(), entry);
+        }
+        self.keep_page(ticket.key, ticket.lists_epoch, ticket.epoch, &answer);
+        answer
     }
 
-    fn cached(&self, id: &str) -> Option<pb::Article> {
-        let entry = self.inner.entries.get(id)?;
+    fn keep_page(
+        &self,
+        key: String,
+        lists_epoch: u64,
+        epoch: u64,
+        page: &Encoded<pb::ListArticlesResponse>,
+    ) {
+        let entry = PageEntry {
+            lists_epoch,
+            epoch,
+            page: page.bytes().clone(),
+        };
+        self.inner.pages.insert(key, entry);
+    }
+
+    /// The encoded published answer for `id`, if memory has it.
+    fn cached(&self, id: &Uuid) -> Option<Bytes> {
+        let Some(entry) = self.inner.entries.get(id) else {
+            metrics::counter!("article_cache_articles_total", "from" => "database").increment(1);
+            return None;
+        };
+        metrics::counter!("article_cache_articles_total", "from" => "memory").increment(1);
         DECOMPRESSOR.with_borrow_mut(|decompressor| {
             let decompressor = decompressor.as_mut()?;
             let encoded = decompressor
                 .decompress(&entry.compressed, entry.encoded_len)
                 .ok()?;
-            pb::Article::decode(encoded.as_slice()).ok()
+            Some(Bytes::from(encoded))
         })
     }
 
-    /// Keeps `article`, read from the database when the epoch was `epoch`,
-    /// unless a pass dropped entries since (it may have been read before a
-    /// change the pass applied).
-    fn keep(&self, epoch: u64, article: &pb::Article) {
-        let encoded = article.encode_to_vec();
-        let Ok(compressed) = zstd::bulk::compress(&encoded, 1) else {
+    /// Keeps `encoded`, the answer `article` read from the database when the
+    /// epoch was `epoch`, unless a pass dropped entries since (it may have
+    /// been read before a change the pass applied); and remembers its slug,
+    /// so that a read by slug finds it too.
+    fn keep(&self, epoch: u64, article: &pb::Article, encoded: &[u8]) {
+        let Some(id) = entry_key(&article.id) else {
+            return;
+        };
+        // Where the slug led is checked against the entry it finds, so a
+        // mapping kept out of turn does no harm.
+        self.inner
+            .slugs
+            .insert(slug_key(&article.language, &article.slug), id);
+        let Ok(compressed) = zstd::bulk::compress(encoded, COMPRESSION_LEVEL) else {
             return;
         };
         if self.inner.epoch.load(Ordering::SeqCst) != epoch {
@@ -262,11 +397,11 @@ impl PublishedArticles {
             compressed: compressed.into(),
             encoded_len: encoded.len(),
         };
-        self.inner.entries.insert(article.id.clone(), entry);
+        self.inner.entries.insert(id, entry);
         // A pass that began between the check and the insert may not have
         // seen this entry: then it goes again, to be read afresh.
         if self.inner.epoch.load(Ordering::SeqCst) != epoch {
-            self.inner.entries.remove(&article.id);
+            self.inner.entries.remove(&id);
         }
     }
 
@@ -294,14 +429,21 @@ impl PublishedArticles {
                     .articles_changed_between(sequence, newest)
                     .await?;
                 if !changed.is_empty() {
+                    if changed
+                        .iter()
+                        .any(|(_, event_type)| may_change_listings(event_type))
+                    {
+                        self.inner.lists_epoch.fetch_add(1, Ordering::SeqCst);
+                    }
                     self.inner.epoch.fetch_add(1, Ordering::SeqCst);
-                    for id in &changed {
-                        self.inner.entries.remove(id);
+                    for key in changed.iter().filter_map(|(id, _)| entry_key(id)) {
+                        self.inner.entries.remove(&key);
                     }
                 }
             }
             // Nothing was cached without knowing where the log stood.
             None => {
+                self.inner.lists_epoch.fetch_add(1, Ordering::SeqCst);
                 self.inner.epoch.fetch_add(1, Ordering::SeqCst);
                 self.inner.entries.clear();
             }
@@ -312,6 +454,96 @@ impl PublishedArticles {
             .applied_commits
             .store(applied.commits, Ordering::SeqCst);
         self.inner.synced.store(true, Ordering::SeqCst);
+        metrics::gauge!("article_cache_bytes", "of" => "articles")
+            .set(self.inner.entries.weight() as f64);
+        metrics::gauge!("article_cache_bytes", "of" => "pages")
+            .set(self.inner.pages.weight() as f64);
         Ok(())
+    }
+}
+
+/// An article id as entries are keyed: ids are UUIDs (anything else names
+/// no article, and is not kept).
+fn entry_key(id: &str) -> Option<Uuid> {
+    Uuid::try_parse(id).ok()
+}
+
+/// Where the slugs map keeps `slug` in `language`.
+fn slug_key(language: &str, slug: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    (language, slug).hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A `ListArticlesResponse`'s encoding, from its articles' encodings: each
+/// is a length-delimited field 1, then the token, field 2.
+fn put_page_together(
+    articles: &[Bytes],
+    next_page_token: &str,
+) -> Encoded<pb::ListArticlesResponse> {
+    let field = |len: usize| 1 + encoded_len_varint(len as u64) + len;
+    let size = articles
+        .iter()
+        .map(|article| field(article.len()))
+        .sum::<usize>()
+        + if next_page_token.is_empty() {
+            0
+        } else {
+            field(next_page_token.len())
+        };
+    let mut page = BytesMut::with_capacity(size);
+    for article in articles {
+        encode_key(PAGE_ARTICLES_FIELD, WireType::LengthDelimited, &mut page);
+        encode_varint(article.len() as u64, &mut page);
+        page.put_slice(article);
+    }
+    // proto3 leaves an empty string out.
+    if !next_page_token.is_empty() {
+        encode_key(PAGE_TOKEN_FIELD, WireType::LengthDelimited, &mut page);
+        encode_varint(next_page_token.len() as u64, &mut page);
+        page.put_slice(next_page_token.as_bytes());
+    }
+    Encoded::trusted(page.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article(n: usize) -> pb::Article {
+        pb::Article {
+            id: format!("0190a000-0000-7000-8000-{n:012}"),
+            slug: format!("خبر-{n}"),
+            language: "ar".into(),
+            title: "عنوان".repeat(n + 1),
+            body: "نص المقال. ".repeat(40 * n),
+            tags: vec!["روسيا".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_page_put_together_is_the_page_prost_encodes() {
+        for (count, token) in [(0, ""), (1, ""), (3, "next-page"), (20, "تالية")] {
+            let page = pb::ListArticlesResponse {
+                articles: (0..count).map(article).collect(),
+                next_page_token: token.into(),
+            };
+            let parts: Vec<Bytes> = page
+                .articles
+                .iter()
+                .map(|article| article.encode_to_vec().into())
+                .collect();
+            let together = put_page_together(&parts, token);
+            assert_eq!(together.bytes().as_ref(), page.encode_to_vec().as_slice());
+            assert_eq!(together.decode().expect("decodes"), page);
+        }
+    }
+
+    #[test]
+    fn the_slug_check_reads_the_slug_and_language_of_a_whole_article() {
+        let whole = article(2);
+        let found = SlugOf::decode(whole.encode_to_vec().as_slice()).expect("decodes");
+        assert_eq!((found.slug, found.language), (whole.slug, whole.language));
     }
 }

@@ -38,6 +38,13 @@ pub const EVENT_TYPES: [&str; 18] = [
 /// The event type of a recorded share.
 pub const SHARE_RECORDED: &str = "share.recorded";
 
+/// Whether an event of `event_type` may change which published articles a
+/// listing holds, or their order. A comment's events change only the
+/// article's comment count; an article's may publish, withdraw or move it.
+pub fn may_change_listings(event_type: &str) -> bool {
+    !event_type.starts_with("comment.")
+}
+
 /// What happened to a comment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommentChange {

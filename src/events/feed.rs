@@ -225,7 +225,9 @@ async fn broadcast_up_to(
         return Ok(());
     }
     while *position < newest {
-        let page = store.list_events_until(*position, newest, &[], PAGE).await?;
+        let page = store
+            .list_events_until(*position, newest, &[], PAGE)
+            .await?;
         let complete = (page.len() as u64) < PAGE;
         for event in page {
             *position = event.sequence;

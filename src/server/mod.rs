@@ -81,7 +81,7 @@ impl Default for ServerOptions {
             cors_origins: Vec::new(),
             tls: None,
             reflection: true,
-            article_cache_bytes: 128 * 1024 * 1024,
+            article_cache_bytes: 192 * 1024 * 1024,
         }
     }
 }

@@ -21,7 +21,10 @@ use tower_http::{
 
 use super::ServerOptions;
 use crate::{
-    api::{ArticleApi, AuthorApi, CommentApi, EventApi, KeyApi, PublishedArticles, ShareApi},
+    api::{
+        ArticleApi, ArticleServer, AuthorApi, CommentApi, EventApi, KeyApi, PublishedArticles,
+        ShareApi, Wire,
+    },
     domain::moderation::ModerationPolicy,
     error::Error,
     events::feed::EventFeed,
@@ -30,10 +33,9 @@ use crate::{
         rate_limit::RateLimitLayer,
     },
     proto::{
-        self, article_service_server::ArticleServiceServer,
-        author_service_server::AuthorServiceServer, comment_service_server::CommentServiceServer,
-        event_service_server::EventServiceServer, key_service_server::KeyServiceServer,
-        share_service_server::ShareServiceServer,
+        self, author_service_server::AuthorServiceServer,
+        comment_service_server::CommentServiceServer, event_service_server::EventServiceServer,
+        key_service_server::KeyServiceServer, share_service_server::ShareServiceServer,
     },
     shares::ShareWriter,
     store::Store,
@@ -48,17 +50,20 @@ pub(super) struct Services<H> {
     pub health: HealthServer<H>,
 }
 
-/// Each generated server with the message-size limit and the compressions
-/// the options allow.
+/// The compressions every service accepts, and answers in when the client
+/// accepts them.
+const COMPRESSIONS: [CompressionEncoding; 2] =
+    [CompressionEncoding::Gzip, CompressionEncoding::Zstd];
+
+/// Each generated server with the message-size limit and the compressions.
 macro_rules! configured {
-    ($server:expr, $options:expr) => {
-        $server
-            .max_decoding_message_size($options.max_message_size)
-            .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd)
-            .send_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Zstd)
-    };
+    ($server:expr, $options:expr) => {{
+        let mut server = $server.max_decoding_message_size($options.max_message_size);
+        for encoding in COMPRESSIONS {
+            server = server.accept_compressed(encoding).send_compressed(encoding);
+        }
+        server
+    }};
 }
 
 /// Serves every service, behind the stack, on `listener` until `signal`
@@ -132,9 +137,12 @@ pub(super) async fn serve_stack<H: Health>(
             AuthorServiceServer::new(AuthorApi::new(store.clone())),
             options
         ))
-        .add_service(configured!(
-            ArticleServiceServer::new(ArticleApi::new(store.clone(), published)),
-            options
+        .add_service(ArticleServer::new(
+            ArticleApi::new(store.clone(), published),
+            Wire {
+                max_message_size: options.max_message_size,
+                compressions: &COMPRESSIONS,
+            },
         ))
         .add_service(configured!(
             EventServiceServer::new(EventApi::new(store.clone(), feed)),

@@ -145,19 +145,21 @@ impl Store {
 
 impl Store {
     /// The articles whose events fall in `(after, until]`, shares aside
-    /// (a share changes no article): what a cache of articles must forget.
-    /// Events commit in sequence order, so a range read once is complete.
+    /// (a share changes no article), each with the types of its events:
+    /// what a cache of articles must forget. Events commit in sequence
+    /// order, so a range read once is complete.
     pub async fn articles_changed_between(
         &self,
         after: i64,
         until: i64,
-    ) -> Result<Vec<String>, Error> {
+    ) -> Result<Vec<(String, String)>, Error> {
         if until <= after {
             return Ok(Vec::new());
         }
-        let ids: Vec<Option<String>> = events::Entity::find()
+        let changes: Vec<(Option<String>, String)> = events::Entity::find()
             .select_only()
             .column(events::Column::ArticleId)
+            .column(events::Column::EventType)
             .distinct()
             .filter(events::Column::Sequence.gt(after))
             .filter(events::Column::Sequence.lte(until))
@@ -166,7 +168,10 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(ids.into_iter().flatten().collect())
+        Ok(changes
+            .into_iter()
+            .filter_map(|(id, event_type)| Some((id?, event_type)))
+            .collect())
     }
 }
 

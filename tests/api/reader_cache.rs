@@ -233,3 +233,97 @@ async fn a_read_by_slug_follows_the_article_it_names() {
         (article.id.as_str(), "خبر محدث")
     );
 }
+
+#[tokio::test]
+async fn a_comment_shows_on_the_listing_page_at_once_and_a_new_story_joins_it() {
+    let app = TestApp::spawn().await;
+    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let older = app.article(draft("الخبر الأقدم", &desk)).await;
+    publish(&app, &older.id).await;
+    let newer = app.article(draft("الخبر الأحدث", &desk)).await;
+    publish(&app, &newer.id).await;
+    let reader = app.as_anonymous();
+    let page = || async {
+        reader
+            .articles
+            .clone()
+            .list_articles(pb::ListArticlesRequest::default())
+            .await
+            .expect("a readers' listing")
+            .into_inner()
+            .articles
+            .into_iter()
+            .map(|article| (article.title, article.comment_count))
+            .collect::<Vec<_>>()
+    };
+    // Twice, so that the second page is the whole answer from memory.
+    for _ in 0..2 {
+        assert_eq!(
+            page().await,
+            [("الخبر الأحدث".to_owned(), 0), ("الخبر الأقدم".to_owned(), 0)]
+        );
+    }
+
+    // A comment changes one article on the page, and only its count.
+    app.comments
+        .clone()
+        .create_comment(pb::CreateCommentRequest {
+            comment: Some(pb::Comment {
+                article_id: older.id.clone(),
+                author_name: "قارئ".into(),
+                body: "تعليق على الخبر".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("comment");
+    assert_eq!(
+        page().await,
+        [("الخبر الأحدث".to_owned(), 0), ("الخبر الأقدم".to_owned(), 1)]
+    );
+
+    // A story published now heads the page.
+    let newest = app.article(draft("خبر عاجل", &desk)).await;
+    publish(&app, &newest.id).await;
+    assert_eq!(
+        page().await,
+        [
+            ("خبر عاجل".to_owned(), 0),
+            ("الخبر الأحدث".to_owned(), 0),
+            ("الخبر الأقدم".to_owned(), 1)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn readers_get_whole_answers_when_memory_holds_almost_nothing() {
+    let mut options = crate::support::test_options();
+    // Room for about one article: every read evicts another.
+    options.article_cache_bytes = 4 * 1024;
+    let app = TestApp::spawn_with_options(options).await;
+    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let body = "فقرة من نص طويل عن المفاوضات.\n\n"
+        .repeat(100)
+        .trim_end()
+        .to_owned();
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let mut article = draft(&format!("خبر رقم {n}"), &desk);
+        article.body = body.clone();
+        let article = app.article(article).await;
+        publish(&app, &article.id).await;
+        ids.push(article.id);
+    }
+    let reader = app.as_anonymous();
+    for round in 0..3 {
+        for (n, id) in ids.iter().enumerate() {
+            let article = read(&reader, id).await.expect("read");
+            assert_eq!(article.title, format!("خبر رقم {n}"), "round {round}");
+            assert_eq!(article.body, body);
+        }
+        let titles = first_page(&reader).await;
+        assert_eq!(titles.len(), 5, "round {round}");
+        assert_eq!(titles[0], "خبر رقم 4");
+    }
+}

@@ -2,10 +2,13 @@
 //! list, update, delete and undelete.
 
 use super::{
-    super::published::ListLookup,
     super::{
         convert::{article_in_view, article_to_pb, status_from_pb},
-        denied, filter_text, lookup_slug, mask_paths, request_id, required, resource_id,
+        denied,
+        encoded::Encoded,
+        filter_text, lookup_slug, mask_paths,
+        published::ListLookup,
+        request_id, required, resource_id,
     },
     ArticleApi,
 };
@@ -49,11 +52,12 @@ impl ArticleApi {
         Ok(article_to_pb(article))
     }
 
+    /// The article, encoded: readers' copies come from memory as bytes.
     pub(super) async fn get(
         &self,
         principal: &Principal,
         request: pb::GetArticleRequest,
-    ) -> Result<pb::Article, Error> {
+    ) -> Result<Encoded<pb::Article>, Error> {
         let pb::GetArticleRequest {
             id,
             slug,
@@ -72,7 +76,7 @@ impl ArticleApi {
                 let article = self.store.find_article(&id, view, show_deleted).await?;
                 self.check_writer(principal, Rule::ReadArticles, &article.id)
                     .await?;
-                Ok(article_in_view(article, view))
+                Ok(Encoded::of(&article_in_view(article, view)))
             }
             (true, false) => {
                 let mut violations = Violations::new();
@@ -97,17 +101,18 @@ impl ArticleApi {
                         )),
                         other => other,
                     })?;
-                Ok(article_in_view(article, view))
+                Ok(Encoded::of(&article_in_view(article, view)))
             }
             _ => Err(Violations::single("id", "set exactly one of `id` and `slug`").into()),
         }
     }
 
+    /// The page, encoded: readers' pages come from memory as bytes.
     pub(super) async fn list(
         &self,
         principal: &Principal,
         request: pb::ListArticlesRequest,
-    ) -> Result<pb::ListArticlesResponse, Error> {
+    ) -> Result<Encoded<pb::ListArticlesResponse>, Error> {
         let pb::ListArticlesRequest {
             page_size: requested_size,
             page_token,
@@ -155,7 +160,7 @@ impl ArticleApi {
         if let (ArticleView::Latest, true) = (view, principal.is_writer()) {
             let me = principal.writer_author().unwrap_or_default().to_owned();
             if filter.author_id.as_ref().is_some_and(|asked| *asked != me) {
-                return Ok(pb::ListArticlesResponse::default());
+                return Ok(Encoded::of(&pb::ListArticlesResponse::default()));
             }
             filter.author_id = Some(me);
         }
@@ -202,10 +207,10 @@ impl ArticleApi {
                 .collect(),
             next_page_token,
         };
-        if let Some(ticket) = ticket {
-            self.published.keep_list(ticket, &response);
-        }
-        Ok(response)
+        Ok(match ticket {
+            Some(ticket) => self.published.keep_list(ticket, &response),
+            None => Encoded::of(&response),
+        })
     }
 
     pub(super) async fn update(

@@ -1,10 +1,14 @@
 //! `newsdesk.v1.ArticleService`: the trait implementation, which only routes
 //! each RPC to its handler (`crud` for the standard methods, `workflow` for
-//! status changes, `revisions` for the history).
+//! status changes, `revisions` for the history), and the service as the
+//! server mounts it (`server`).
 
 mod crud;
 mod revisions;
+mod server;
 mod workflow;
+
+pub use server::{ArticleServer, Wire};
 
 use tonic::{Request, Response, Status};
 
@@ -73,7 +77,8 @@ impl ArticleService for ArticleApi {
         request: Request<pb::GetArticleRequest>,
     ) -> Result<Response<pb::Article>, Status> {
         let principal = principal(&request);
-        respond(self.get(&principal, request.into_inner()).await)
+        let answer = self.get(&principal, request.into_inner()).await;
+        respond(answer.and_then(|article| article.decode()))
     }
 
     async fn list_articles(
@@ -81,7 +86,8 @@ impl ArticleService for ArticleApi {
         request: Request<pb::ListArticlesRequest>,
     ) -> Result<Response<pb::ListArticlesResponse>, Status> {
         let principal = principal(&request);
-        respond(self.list(&principal, request.into_inner()).await)
+        let answer = self.list(&principal, request.into_inner()).await;
+        respond(answer.and_then(|page| page.decode()))
     }
 
     async fn update_article(
