@@ -65,7 +65,8 @@ pub struct DatabaseArgs {
     )]
     pub database_url: String,
 
-    /// Most database connections the server holds open.
+    /// Most database connections the server holds open for reads (and, on
+    /// PostgreSQL, writes); SQLite's writes have one more of their own.
     #[arg(long, env = "NEWSDESK_DB_MAX_CONNECTIONS", default_value_t = 8)]
     pub db_max_connections: u32,
 

@@ -57,6 +57,7 @@ impl<M> Encoded<M> {
         }
     }
 
+    /// The encoding.
     pub fn bytes(&self) -> &Bytes {
         &self.bytes
     }

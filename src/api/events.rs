@@ -1,6 +1,6 @@
 //! `newsdesk.v1.EventService`: the change feed, paged or live.
 
-use std::pin::Pin;
+use std::{pin::Pin, sync::Arc};
 
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
@@ -88,9 +88,9 @@ impl EventService for EventApi {
         let stream = self.feed.watch(after_sequence, types, key_id).map(|item| {
             item.map(|item| pb::WatchEventsResponse {
                 kind: Some(match item {
-                    FeedItem::Event(event) => {
-                        pb::watch_events_response::Kind::Event(event_to_pb(*event))
-                    }
+                    FeedItem::Event(event) => pb::watch_events_response::Kind::Event(event_to_pb(
+                        Arc::unwrap_or_clone(event),
+                    )),
                     FeedItem::Heartbeat { read_sequence } => {
                         pb::watch_events_response::Kind::Heartbeat(pb::Heartbeat { read_sequence })
                     }

@@ -1,20 +1,11 @@
-//! The live change feed. One task per server, the tail, follows the log: it
-//! wakes on this process's own commits at once, polls for events other
-//! processes commit to the same database, reads each new event once and
-//! hands it to every watcher through a broadcast channel. A watcher first
-//! reads what it has not seen from the database, page by page, at its own
-//! pace; once it has caught up with the tail it takes events from the
-//! broadcast. A watcher that falls too far behind the broadcast (a slow
-//! client) goes back to the database, so it never loses an event, and the
-//! tail never waits for it.
+//! The live change feed's watchers. Each one first reads what it has not
+//! seen from the database, page by page, at its own pace; once it has caught
+//! up with the tail (see `tail`) it takes events from the tail's broadcast.
+//! A watcher that falls too far behind the broadcast (a slow client) goes
+//! back to the database, so it never loses an event, and the tail never
+//! waits for it.
 
-use std::{
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicI64, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use tokio::{
     sync::{Semaphore, broadcast, mpsc, watch},
@@ -22,17 +13,14 @@ use tokio::{
 };
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::{
+    PAGE,
+    tail::{NOT_STARTED, Tail, Tailed},
+};
 use crate::{domain::event::Event, error::Error, store::Store};
 
-/// Events read from the database at a time, by a watcher or the tail.
-const PAGE: u64 = 100;
 /// Messages waiting for one watcher's client; the watcher waits beyond it.
 const WATCHER_BUFFER: usize = 32;
-/// The tail's position before it has read where the log ends.
-const NOT_STARTED: i64 = -1;
-/// Events the broadcast holds for watchers that are behind; a watcher
-/// further behind than this reads the database again.
-const BROADCAST_BUFFER: usize = 4_096;
 /// Watchers reading the database at once. However many watchers there are,
 /// they never take more pooled connections than this from requests.
 const CONCURRENT_READS: usize = 2;
@@ -40,11 +28,10 @@ const CONCURRENT_READS: usize = 2;
 /// One message of a watch stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedItem {
-    Event(Box<Event>),
+    /// Shared by every watcher the tail handed it to.
+    Event(Arc<Event>),
     /// Nothing new for a while; the feed has been read up to here.
-    Heartbeat {
-        read_sequence: i64,
-    },
+    Heartbeat { read_sequence: i64 },
 }
 
 /// How the feed behaves.
@@ -65,66 +52,11 @@ pub struct EventFeed {
     reads: Arc<Semaphore>,
 }
 
-/// Where the tail is, and what it hands out.
-#[derive(Debug, Clone)]
-struct Tail {
-    /// Every event up to here has been broadcast, or is about to be: the
-    /// tail moves it before it sends, so that a watcher who subscribed and
-    /// then read it finds every later event in the broadcast.
-    position: Arc<AtomicI64>,
-    events: broadcast::Sender<Arc<Event>>,
-    /// Changes when the tail moves (and closes when it stops).
-    moved: watch::Receiver<i64>,
-    /// Held while a watcher subscribes and reads the position, and while
-    /// the tail, with nobody subscribed, skips ahead without broadcasting:
-    /// so a watcher never subscribes in between and misses what was skipped.
-    subscribing: Arc<Mutex<()>>,
-}
-
-impl Tail {
-    /// A receiver of every event after the returned position.
-    fn subscribe(&self) -> (broadcast::Receiver<Arc<Event>>, i64) {
-        let _held = self
-            .subscribing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let receiver = self.events.subscribe();
-        (receiver, self.position.load(Ordering::SeqCst))
-    }
-
-    /// With nobody subscribed, moves to `newest` without reading the
-    /// events in between; `false` when somebody is subscribed.
-    fn skip_if_unwatched(&self, newest: i64) -> bool {
-        let _held = self
-            .subscribing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.events.receiver_count() > 0 {
-            return false;
-        }
-        self.position.store(newest, Ordering::SeqCst);
-        true
-    }
-}
-
 impl EventFeed {
     /// Starts the tail; it stops, and every watch stream ends, when `stop`
     /// changes or is dropped.
     pub fn start(store: Store, options: FeedOptions, stop: watch::Receiver<()>) -> Self {
-        let (moved_sender, moved) = watch::channel(NOT_STARTED);
-        let tail = Tail {
-            position: Arc::new(AtomicI64::new(NOT_STARTED)),
-            events: broadcast::Sender::new(BROADCAST_BUFFER),
-            moved,
-            subscribing: Arc::new(Mutex::new(())),
-        };
-        tokio::spawn(follow_the_log(
-            store.clone(),
-            tail.clone(),
-            moved_sender,
-            options.poll_interval,
-            stop,
-        ));
+        let tail = Tail::start(store.clone(), options.poll_interval, stop);
         Self {
             store,
             tail,
@@ -164,87 +96,6 @@ impl EventFeed {
     }
 }
 
-/// The tail: reads every new event once and broadcasts it. With nobody
-/// watching it only keeps its place.
-async fn follow_the_log(
-    store: Store,
-    tail: Tail,
-    moved: watch::Sender<i64>,
-    poll_interval: Duration,
-    mut stop: watch::Receiver<()>,
-) {
-    let mut commits = store.subscribe_commits();
-    // Watchers wait until the tail knows where the log ends: one that
-    // followed the broadcast before would miss what the tail starts past.
-    let mut position = loop {
-        match store.last_event_sequence().await {
-            Ok(last) => break last,
-            Err(error) => tracing::warn!(%error, "reading the newest event failed"),
-        }
-        tokio::select! {
-            () = tokio::time::sleep(poll_interval) => {}
-            _ = stop.changed() => return,
-        }
-    };
-    tail.position.store(position, Ordering::SeqCst);
-    moved.send_replace(position);
-    loop {
-        match store.last_event_sequence().await {
-            Ok(newest) => {
-                metrics::gauge!("event_feed_newest_sequence").set(newest as f64);
-                if newest > position {
-                    if let Err(error) = broadcast_up_to(&store, &tail, &mut position, newest).await
-                    {
-                        tracing::warn!(%error, "reading new events failed");
-                    }
-                    moved.send_replace(position);
-                }
-            }
-            Err(error) => tracing::warn!(%error, "reading the newest event failed"),
-        }
-        tokio::select! {
-            changed = commits.changed() => if changed.is_err() { return },
-            () = tokio::time::sleep(poll_interval) => {}
-            _ = stop.changed() => return,
-        }
-    }
-}
-
-/// Broadcasts the events in `(position, newest]`, moving `position` along
-/// (so that after a failed read the tail goes on from where it got to).
-async fn broadcast_up_to(
-    store: &Store,
-    tail: &Tail,
-    position: &mut i64,
-    newest: i64,
-) -> Result<(), Error> {
-    // Nobody to hand events to: watchers who come later read these from
-    // the database.
-    if tail.skip_if_unwatched(newest) {
-        *position = newest;
-        return Ok(());
-    }
-    while *position < newest {
-        let page = store
-            .list_events_until(*position, newest, &[], PAGE)
-            .await?;
-        let complete = (page.len() as u64) < PAGE;
-        for event in page {
-            *position = event.sequence;
-            tail.position.store(*position, Ordering::SeqCst);
-            // No receiver left is not an error: they read the database.
-            let _ = tail.events.send(Arc::new(event));
-        }
-        // Every event up to `newest` is committed (sequence order is commit
-        // order), so a short page has read all of them.
-        if complete {
-            *position = newest;
-            tail.position.store(newest, Ordering::SeqCst);
-        }
-    }
-    Ok(())
-}
-
 /// What one watch stream needs.
 struct Watcher {
     store: Store,
@@ -281,12 +132,25 @@ async fn serve_watcher(watcher: Watcher, mut cursor: i64) {
     let _counted = WatcherGauge::new();
     let mut revocations = watcher.store.subscribe_revocations();
     let mut moved = watcher.tail.moved.clone();
+    // The tail starts once the database answers; a client is not kept
+    // waiting in silence for longer than a heartbeat.
+    let starting = tokio::time::sleep(watcher.heartbeat_interval);
+    tokio::pin!(starting);
     while *moved.borrow_and_update() == NOT_STARTED {
         tokio::select! {
             changed = moved.changed() => if changed.is_err() {
                 shutting_down(&watcher, cursor).await;
                 return;
             },
+            () = &mut starting => {
+                let _ = watcher
+                    .sender
+                    .send(Err(Error::Unavailable(format!(
+                        "the change feed cannot read the log yet; resume after sequence {cursor}"
+                    ))))
+                    .await;
+                return;
+            }
             () = watcher.sender.closed() => return,
         }
     }
@@ -297,6 +161,9 @@ async fn serve_watcher(watcher: Watcher, mut cursor: i64) {
         // Every event after `reached` reaches this receiver.
         let (mut live, reached) = watcher.tail.subscribe();
         if reached > cursor {
+            // Only a watcher that follows the broadcast holds a receiver, so
+            // that the broadcast keeps nothing for one reading the database.
+            drop(live);
             // How far behind the tail this watcher is.
             metrics::histogram!("event_feed_lag_events").record((reached - cursor) as f64);
             match catch_up(&watcher, &mut cursor, reached, &mut last_sent).await {
@@ -345,7 +212,7 @@ async fn catch_up(
     for event in page {
         *cursor = event.sequence;
         // Waits while the client is slow; fails once it is gone.
-        if !watcher.send(FeedItem::Event(Box::new(event))).await {
+        if !watcher.send(FeedItem::Event(Arc::new(event))).await {
             return Ok(false);
         }
         *last_sent = Instant::now();
@@ -362,7 +229,7 @@ async fn catch_up(
 /// the stream ends, with heartbeats and revocation checks on the way.
 async fn follow(
     watcher: &Watcher,
-    live: &mut broadcast::Receiver<Arc<Event>>,
+    live: &mut broadcast::Receiver<Tailed>,
     cursor: &mut i64,
     last_sent: &mut Instant,
     revocations: &mut watch::Receiver<u64>,
@@ -371,14 +238,23 @@ async fn follow(
     loop {
         tokio::select! {
             received = live.recv() => match received {
-                Ok(event) => {
+                Ok(Tailed::Stuck) => {
+                    let _ = watcher
+                        .sender
+                        .send(Err(Error::Unavailable(format!(
+                            "the change feed cannot read the log; resume after sequence {cursor}"
+                        ))))
+                        .await;
+                    return Live::Ended;
+                }
+                Ok(Tailed::Event(event)) => {
                     // Already sent from the database.
                     if event.sequence <= *cursor {
                         continue;
                     }
                     *cursor = event.sequence;
                     if watcher.wants(&event) {
-                        if !watcher.send(FeedItem::Event(Box::new((*event).clone()))).await {
+                        if !watcher.send(FeedItem::Event(event)).await {
                             return Live::Ended;
                         }
                         *last_sent = Instant::now();

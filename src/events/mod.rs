@@ -3,3 +3,7 @@
 //! processes' events.
 
 pub mod feed;
+mod tail;
+
+/// Events read from the database at a time, by a watcher or the tail.
+const PAGE: u64 = 100;

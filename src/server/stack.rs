@@ -1,7 +1,7 @@
 //! The router: every service, behind one tower stack whose order is the
 //! order requests meet its layers.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use http::{HeaderName, HeaderValue, Method, Response};
 use tokio::net::TcpListener;
@@ -33,9 +33,10 @@ use crate::{
         rate_limit::RateLimitLayer,
     },
     proto::{
-        self, author_service_server::AuthorServiceServer,
-        comment_service_server::CommentServiceServer, event_service_server::EventServiceServer,
-        key_service_server::KeyServiceServer, share_service_server::ShareServiceServer,
+        self, article_service_server::ArticleServiceServer,
+        author_service_server::AuthorServiceServer, comment_service_server::CommentServiceServer,
+        event_service_server::EventServiceServer, key_service_server::KeyServiceServer,
+        share_service_server::ShareServiceServer,
     },
     shares::ShareWriter,
     store::Store,
@@ -55,11 +56,14 @@ pub(super) struct Services<H> {
 const COMPRESSIONS: [CompressionEncoding; 2] =
     [CompressionEncoding::Gzip, CompressionEncoding::Zstd];
 
-/// Each generated server with the message-size limit and the compressions.
+/// Each generated server with the wire's message-size limit and
+/// compressions (`ArticleServer` applies the same to the calls it answers
+/// itself).
 macro_rules! configured {
-    ($server:expr, $options:expr) => {{
-        let mut server = $server.max_decoding_message_size($options.max_message_size);
-        for encoding in COMPRESSIONS {
+    ($server:expr, $wire:expr) => {{
+        let wire: &Wire = &$wire;
+        let mut server = $server.max_decoding_message_size(wire.max_message_size);
+        for &encoding in wire.compressions {
             server = server.accept_compressed(encoding).send_compressed(encoding);
         }
         server
@@ -112,6 +116,10 @@ pub(super) async fn serve_stack<H: Health>(
         .layer(AuthLayer::new(store.clone()))
         .layer(RateLimitLayer::new(options.rate_limits));
 
+    let wire = Wire {
+        max_message_size: options.max_message_size,
+        compressions: &COMPRESSIONS,
+    };
     let Services {
         published,
         feed,
@@ -119,6 +127,7 @@ pub(super) async fn serve_stack<H: Health>(
         policy,
         health,
     } = services;
+    let articles = Arc::new(ArticleApi::new(store.clone(), published));
     let (reflection_v1, reflection_v1alpha) = if options.reflection {
         // grpcurl up to 1.8 asks v1alpha; newer clients ask v1.
         (
@@ -135,30 +144,28 @@ pub(super) async fn serve_stack<H: Health>(
         .add_optional_service(reflection_v1alpha)
         .add_service(configured!(
             AuthorServiceServer::new(AuthorApi::new(store.clone())),
-            options
+            wire
         ))
         .add_service(ArticleServer::new(
-            ArticleApi::new(store.clone(), published),
-            Wire {
-                max_message_size: options.max_message_size,
-                compressions: &COMPRESSIONS,
-            },
+            articles.clone(),
+            configured!(ArticleServiceServer::from_arc(articles), wire),
+            wire,
         ))
         .add_service(configured!(
             EventServiceServer::new(EventApi::new(store.clone(), feed)),
-            options
+            wire
         ))
         .add_service(configured!(
             CommentServiceServer::new(CommentApi::new(store.clone(), policy)),
-            options
+            wire
         ))
         .add_service(configured!(
             ShareServiceServer::new(ShareApi::new(store.clone(), share_writer)),
-            options
+            wire
         ))
         .add_service(configured!(
             KeyServiceServer::new(KeyApi::new(store.clone())),
-            options
+            wire
         ))
         .serve_with_incoming_shutdown(
             // Without Nagle: an answer written in several pieces (headers,

@@ -50,7 +50,7 @@ pub struct StoreOptions {
 /// The database, behind the queries newsdesk needs.
 #[derive(Debug, Clone)]
 pub struct Store {
-    /// Reads, and every write on PostgreSQL.
+    /// Reads and migrations, and every write on PostgreSQL.
     db: DatabaseConnection,
     /// Where write transactions run. On SQLite, a pool of one connection
     /// beside `db`: SQLite has one writer at a time, and writers that
@@ -103,7 +103,13 @@ impl Store {
         }
         let db = sea_orm::Database::connect(connect(options.max_connections)).await?;
         let writer = match db.get_database_backend() {
-            DbBackend::Sqlite => sea_orm::Database::connect(connect(1)).await?,
+            DbBackend::Sqlite => {
+                // Kept open: the first write after a quiet spell should not
+                // pay for opening it.
+                let mut writer = connect(1);
+                writer.min_connections(1);
+                sea_orm::Database::connect(writer).await?
+            }
             _ => db.clone(),
         };
         Ok(Self::over(db, writer))
@@ -170,7 +176,7 @@ impl Store {
         }
     }
 
-    /// The pool's connections: open, and idle among them (for metrics).
+    /// The pools' connections: open, and idle among them (for metrics).
     pub fn pool_use(&self) -> (u32, u32) {
         // Each getter panics for the other backend; the match picks the one
         // this store has.
@@ -180,8 +186,14 @@ impl Store {
                 (pool.size(), pool.num_idle())
             }
             DbBackend::Sqlite => {
-                let pool = self.db.get_sqlite_connection_pool();
-                (pool.size(), pool.num_idle())
+                let (pool, writer) = (
+                    self.db.get_sqlite_connection_pool(),
+                    self.writer.get_sqlite_connection_pool(),
+                );
+                (
+                    pool.size() + writer.size(),
+                    pool.num_idle() + writer.num_idle(),
+                )
             }
             _ => (0, 0),
         };

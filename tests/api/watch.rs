@@ -352,3 +352,42 @@ async fn a_watcher_that_stops_reading_while_thousands_of_events_pass_loses_none(
     assert_eq!(sorted, seen, "in order, each once");
     assert_eq!(seen.len(), SHARES);
 }
+
+#[tokio::test]
+async fn a_watcher_is_told_when_the_feed_cannot_read_past_an_event() {
+    use sea_orm::ConnectionTrait as _;
+
+    let app = TestApp::spawn().await;
+    app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let mut stream = watch(&app, 0, &[]).await;
+    next_event(&mut stream).await;
+
+    // An event another process wrote that cannot be read (its payload is
+    // not the feed's): the feed must not go quiet on the watcher.
+    let outside = sea_orm::Database::connect(app.database.url.as_str())
+        .await
+        .expect("connect beside the server");
+    outside
+        .execute_unprepared(
+            "INSERT INTO events (event_type, occur_time, payload, actor) \
+             VALUES ('author.created', '2026-12-01T12:00:00Z', 'not an event', 'test')",
+        )
+        .await
+        .expect("insert an unreadable event");
+
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match stream.message().await {
+                Ok(Some(pb::WatchEventsResponse {
+                    kind: Some(pb::watch_events_response::Kind::Heartbeat(_)),
+                })) => continue,
+                other => break other,
+            }
+        }
+    })
+    .await
+    .expect("the stream ends within 30 s, not only heartbeats");
+    let status = ended.expect_err("the stream ends with an error");
+    // The client resumes after the last sequence it saw.
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+}

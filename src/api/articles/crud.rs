@@ -183,7 +183,13 @@ impl ArticleApi {
         let cursor = query.cursor(&page_token)?;
         // Readers' pages come from memory (see `published`).
         let ticket = if view == ArticleView::Published {
-            let key = format!("{}\u{1f}{size}\u{1f}{page_token}", query.fingerprint());
+            // The token as this server would issue it, not as sent: a
+            // caller's padding must not grow the cache's keys.
+            let canonical = cursor
+                .as_ref()
+                .map(|cursor| query.token(cursor.clone()))
+                .unwrap_or_default();
+            let key = format!("{}\u{1f}{size}\u{1f}{canonical}", query.fingerprint());
             match self.published.list(key).await? {
                 ListLookup::Hit(page) => return Ok(page),
                 ListLookup::Miss(ticket) => Some(ticket),

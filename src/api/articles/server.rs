@@ -30,7 +30,9 @@ use crate::proto::{self as pb, article_service_server::ArticleServiceServer};
 const GET_ARTICLE: &str = "/newsdesk.v1.ArticleService/GetArticle";
 const LIST_ARTICLES: &str = "/newsdesk.v1.ArticleService/ListArticles";
 
-/// How messages travel, the same for every method of the service.
+/// How messages travel, the same for every service and method: applied to
+/// the generated servers (`configured!` in `server::stack`) and to the
+/// calls `ArticleServer` answers itself, so a field added here goes in both.
 #[derive(Debug, Clone, Copy)]
 pub struct Wire {
     /// The largest request message, in bytes.
@@ -49,15 +51,13 @@ pub struct ArticleServer {
 }
 
 impl ArticleServer {
-    pub fn new(api: ArticleApi, wire: Wire) -> Self {
-        let api = Arc::new(api);
-        let mut generated = ArticleServiceServer::from_arc(api.clone())
-            .max_decoding_message_size(wire.max_message_size);
-        for &encoding in wire.compressions {
-            generated = generated
-                .accept_compressed(encoding)
-                .send_compressed(encoding);
-        }
+    /// The service over `api`: GetArticle and ListArticles answered here,
+    /// the rest by `generated` (configured for the same `wire`).
+    pub fn new(
+        api: Arc<ArticleApi>,
+        generated: ArticleServiceServer<ArticleApi>,
+        wire: Wire,
+    ) -> Self {
         Self {
             api,
             generated,

@@ -1,17 +1,21 @@
 //! Published articles as readers get them, kept in memory so that opening a
 //! story or a listing does not reach the database. Each article is kept as
 //! its encoded answer, compressed (a whole 100,000-article corpus fits in
-//! about 150 MB); listing pages are kept as the ids on them and, for the
-//! pages read most, as the whole encoded answer. Answers leave as bytes (see
-//! `encoded`): nothing is decoded to be encoded again.
+//! about 150 MB); listing pages are kept as the ids on them and, within a
+//! small share of the budget, as whole encoded answers (`page` puts them
+//! together). Answers leave as bytes (see `encoded`): nothing is decoded to
+//! be encoded again.
 //!
 //! The event log says what changed: before answering, a reader makes sure
 //! every change this process committed has been applied (so a publish is
 //! seen by the very next read), and a task applies other processes' changes
 //! every poll interval. Any event that names an article, shares aside,
-//! drops that article's entry; an article event (not a comment's, which
-//! changes only a count) also retires every listing page, since the article
-//! may have moved in or out of it.
+//! drops that article's entry, and whole pages are put together again from
+//! the entries left; an article event (not a comment's, which changes only
+//! a count) also makes every page's list of ids be read again, since the
+//! article may have moved in or out of it.
+
+mod page;
 
 use std::{
     cell::RefCell,
@@ -23,15 +27,13 @@ use std::{
     time::Duration,
 };
 
-use bytes::{BufMut, Bytes, BytesMut};
-use prost::{
-    Message,
-    encoding::{WireType, encode_key, encode_varint, encoded_len_varint},
-};
+use bytes::Bytes;
+use prost::Message;
 use quick_cache::{Weighter, sync::Cache};
 use tokio::sync::{Mutex, watch};
 use uuid::Uuid;
 
+use self::page::{SlugOf, put_page_together};
 use super::{convert::article_in_view, encoded::Encoded};
 use crate::{
     domain::{article::ArticleView, event::may_change_listings},
@@ -50,23 +52,18 @@ thread_local! {
 /// What an entry costs besides its bytes (key, bookkeeping, allocation).
 const ENTRY_OVERHEAD: u64 = 96;
 
-/// How hard entries are compressed: they are compressed once and read many
-/// times, and level 3 is 2% smaller than 1 for twice the (small) time.
-const COMPRESSION_LEVEL: i32 = 3;
+/// How hard entries are compressed: level 3 saves only 2% over 1 for twice
+/// the time, which shows when a restarted server fills its memory.
+const COMPRESSION_LEVEL: i32 = 1;
 
 /// The share of the budget that whole encoded pages may take (at most
 /// [`MAX_PAGE_BUDGET`]); the rest is for articles.
 const PAGE_SHARE: u64 = 16;
-/// Enough for the 200 pages of twenty read most.
+/// About 230 pages of twenty articles.
 const MAX_PAGE_BUDGET: u64 = 16 * 1024 * 1024;
 
-/// How many listing pages' ids are kept.
-const LIST_PAGES: usize = 4_096;
-
-/// Field numbers of `ListArticlesResponse`, which pages are put together
-/// from.
-const PAGE_ARTICLES_FIELD: u32 = 1;
-const PAGE_TOKEN_FIELD: u32 = 2;
+/// The share of the budget that listing pages' ids may take.
+const LIST_SHARE: u64 = 64;
 
 /// The cache of published articles; cheap to clone.
 #[derive(Clone)]
@@ -84,13 +81,15 @@ struct Inner {
     /// a tenth of the memory of the strings.
     slugs: Cache<u64, Uuid>,
     /// Readers' listing pages: a query and page to the ids on it.
-    lists: Cache<String, ListEntry>,
+    lists: Cache<String, ListEntry, Weight>,
     /// The same pages' whole encoded answers, within their share of the
     /// budget.
     pages: Cache<String, PageEntry, Weight>,
-    /// Moves before each pass that drops entries, so that a reader who read
-    /// the database (or put a page together) before a change cannot keep
-    /// the old answer after it.
+    /// Moves before and after each pass that drops entries: odd while one
+    /// is under way. A reader who read the database before a change cannot
+    /// keep the old answer after it, and a page put together from entries
+    /// is kept only if no pass ran meanwhile (one might have been about to
+    /// drop an entry it used).
     epoch: AtomicU64,
     /// Moves before each pass that may have changed which articles a
     /// listing holds.
@@ -144,6 +143,13 @@ impl Weighter<Uuid, Entry> for Weight {
     }
 }
 
+impl Weighter<String, ListEntry> for Weight {
+    fn weight(&self, key: &String, entry: &ListEntry) -> u64 {
+        (key.len() + entry.ids.len() * size_of::<Uuid>() + entry.next_page_token.len()) as u64
+            + ENTRY_OVERHEAD
+    }
+}
+
 impl Weighter<String, PageEntry> for Weight {
     fn weight(&self, key: &String, entry: &PageEntry) -> u64 {
         (key.len() + entry.page.len()) as u64 + ENTRY_OVERHEAD
@@ -167,16 +173,6 @@ pub struct ListTicket {
     lists_epoch: u64,
 }
 
-/// The two fields of an encoded article that a lookup by slug checks; the
-/// rest of the message is skipped, not decoded.
-#[derive(Clone, PartialEq, prost::Message)]
-struct SlugOf {
-    #[prost(string, tag = "2")]
-    slug: String,
-    #[prost(string, tag = "3")]
-    language: String,
-}
-
 impl PublishedArticles {
     /// An empty cache over `store` holding up to `budget_bytes`, which
     /// follows the log from its current end (or, with the database down,
@@ -191,7 +187,8 @@ impl PublishedArticles {
         let commits = store.local_commits();
         let sequence = store.last_event_sequence().await.ok();
         let page_budget = (budget_bytes / PAGE_SHARE).min(MAX_PAGE_BUDGET);
-        let article_budget = budget_bytes - page_budget;
+        let list_budget = budget_bytes / LIST_SHARE;
+        let article_budget = budget_bytes - page_budget - list_budget;
         // About 1.5 KB an entry, compressed; the estimate only sizes tables.
         let estimated_items = usize::try_from(article_budget / 1_536)
             .unwrap_or(usize::MAX)
@@ -201,7 +198,12 @@ impl PublishedArticles {
                 store,
                 entries: Cache::with_weighter(estimated_items, article_budget, Weight),
                 slugs: Cache::new(estimated_items),
-                lists: Cache::new(LIST_PAGES),
+                // A list of twenty ids is about 500 bytes.
+                lists: Cache::with_weighter(
+                    usize::try_from(list_budget / 512).unwrap_or(16).max(16),
+                    list_budget,
+                    Weight,
+                ),
                 // A page of twenty articles is about 70 KB.
                 pages: Cache::with_weighter(
                     usize::try_from(page_budget / 65_536).unwrap_or(16).max(16),
@@ -282,7 +284,8 @@ impl PublishedArticles {
             && page.lists_epoch == lists_epoch
             && page.epoch == epoch
         {
-            metrics::counter!("article_cache_pages_total", "from" => "memory").increment(1);
+            metrics::counter!("article_cache_lookups_total", "of" => "pages", "result" => "hit")
+                .increment(1);
             return Ok(ListLookup::Hit(Encoded::trusted(page.page)));
         }
         if let Some(entry) = self.inner.lists.get(&key)
@@ -293,13 +296,21 @@ impl PublishedArticles {
             let articles: Option<Vec<Bytes>> = entry.ids.iter().map(|id| self.cached(id)).collect();
             // An article may have been evicted: the page is read again.
             if let Some(articles) = articles {
-                metrics::counter!("article_cache_pages_total", "from" => "articles").increment(1);
+                metrics::counter!(
+                    "article_cache_lookups_total",
+                    "of" => "pages",
+                    "result" => "assembled"
+                )
+                .increment(1);
                 let page = put_page_together(&articles, &entry.next_page_token);
-                self.keep_page(key, lists_epoch, epoch, &page);
+                if self.no_pass_since(epoch) {
+                    self.keep_page(key, lists_epoch, epoch, &page);
+                }
                 return Ok(ListLookup::Hit(page));
             }
         }
-        metrics::counter!("article_cache_pages_total", "from" => "database").increment(1);
+        metrics::counter!("article_cache_lookups_total", "of" => "pages", "result" => "miss")
+            .increment(1);
         Ok(ListLookup::Miss(ListTicket {
             key,
             epoch,
@@ -358,20 +369,29 @@ impl PublishedArticles {
         self.inner.pages.insert(key, entry);
     }
 
+    /// Whether no pass has dropped entries since the epoch was `epoch`, nor
+    /// was one under way then.
+    fn no_pass_since(&self, epoch: u64) -> bool {
+        epoch.is_multiple_of(2) && self.inner.epoch.load(Ordering::SeqCst) == epoch
+    }
+
     /// The encoded published answer for `id`, if memory has it.
     fn cached(&self, id: &Uuid) -> Option<Bytes> {
-        let Some(entry) = self.inner.entries.get(id) else {
-            metrics::counter!("article_cache_articles_total", "from" => "database").increment(1);
-            return None;
-        };
-        metrics::counter!("article_cache_articles_total", "from" => "memory").increment(1);
-        DECOMPRESSOR.with_borrow_mut(|decompressor| {
-            let decompressor = decompressor.as_mut()?;
-            let encoded = decompressor
-                .decompress(&entry.compressed, entry.encoded_len)
-                .ok()?;
-            Some(Bytes::from(encoded))
-        })
+        let encoded = self.inner.entries.get(id).and_then(|entry| {
+            DECOMPRESSOR.with_borrow_mut(|decompressor| {
+                decompressor
+                    .as_mut()?
+                    .decompress(&entry.compressed, entry.encoded_len)
+                    .ok()
+            })
+        });
+        metrics::counter!(
+            "article_cache_lookups_total",
+            "of" => "articles",
+            "result" => if encoded.is_some() { "hit" } else { "miss" }
+        )
+        .increment(1);
+        encoded.map(Bytes::from)
     }
 
     /// Keeps `encoded`, the answer `article` read from the database when the
@@ -439,6 +459,7 @@ impl PublishedArticles {
                     for key in changed.iter().filter_map(|(id, _)| entry_key(id)) {
                         self.inner.entries.remove(&key);
                     }
+                    self.inner.epoch.fetch_add(1, Ordering::SeqCst);
                 }
             }
             // Nothing was cached without knowing where the log stood.
@@ -446,6 +467,7 @@ impl PublishedArticles {
                 self.inner.lists_epoch.fetch_add(1, Ordering::SeqCst);
                 self.inner.epoch.fetch_add(1, Ordering::SeqCst);
                 self.inner.entries.clear();
+                self.inner.epoch.fetch_add(1, Ordering::SeqCst);
             }
         }
         applied.sequence = Some(applied.sequence.map_or(newest, |known| known.max(newest)));
@@ -458,6 +480,8 @@ impl PublishedArticles {
             .set(self.inner.entries.weight() as f64);
         metrics::gauge!("article_cache_bytes", "of" => "pages")
             .set(self.inner.pages.weight() as f64);
+        metrics::gauge!("article_cache_bytes", "of" => "lists")
+            .set(self.inner.lists.weight() as f64);
         Ok(())
     }
 }
@@ -473,77 +497,4 @@ fn slug_key(language: &str, slug: &str) -> u64 {
     let mut hasher = DefaultHasher::new();
     (language, slug).hash(&mut hasher);
     hasher.finish()
-}
-
-/// A `ListArticlesResponse`'s encoding, from its articles' encodings: each
-/// is a length-delimited field 1, then the token, field 2.
-fn put_page_together(
-    articles: &[Bytes],
-    next_page_token: &str,
-) -> Encoded<pb::ListArticlesResponse> {
-    let field = |len: usize| 1 + encoded_len_varint(len as u64) + len;
-    let size = articles
-        .iter()
-        .map(|article| field(article.len()))
-        .sum::<usize>()
-        + if next_page_token.is_empty() {
-            0
-        } else {
-            field(next_page_token.len())
-        };
-    let mut page = BytesMut::with_capacity(size);
-    for article in articles {
-        encode_key(PAGE_ARTICLES_FIELD, WireType::LengthDelimited, &mut page);
-        encode_varint(article.len() as u64, &mut page);
-        page.put_slice(article);
-    }
-    // proto3 leaves an empty string out.
-    if !next_page_token.is_empty() {
-        encode_key(PAGE_TOKEN_FIELD, WireType::LengthDelimited, &mut page);
-        encode_varint(next_page_token.len() as u64, &mut page);
-        page.put_slice(next_page_token.as_bytes());
-    }
-    Encoded::trusted(page.freeze())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn article(n: usize) -> pb::Article {
-        pb::Article {
-            id: format!("0190a000-0000-7000-8000-{n:012}"),
-            slug: format!("خبر-{n}"),
-            language: "ar".into(),
-            title: "عنوان".repeat(n + 1),
-            body: "نص المقال. ".repeat(40 * n),
-            tags: vec!["روسيا".into()],
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn a_page_put_together_is_the_page_prost_encodes() {
-        for (count, token) in [(0, ""), (1, ""), (3, "next-page"), (20, "تالية")] {
-            let page = pb::ListArticlesResponse {
-                articles: (0..count).map(article).collect(),
-                next_page_token: token.into(),
-            };
-            let parts: Vec<Bytes> = page
-                .articles
-                .iter()
-                .map(|article| article.encode_to_vec().into())
-                .collect();
-            let together = put_page_together(&parts, token);
-            assert_eq!(together.bytes().as_ref(), page.encode_to_vec().as_slice());
-            assert_eq!(together.decode().expect("decodes"), page);
-        }
-    }
-
-    #[test]
-    fn the_slug_check_reads_the_slug_and_language_of_a_whole_article() {
-        let whole = article(2);
-        let found = SlugOf::decode(whole.encode_to_vec().as_slice()).expect("decodes");
-        assert_eq!((found.slug, found.language), (whole.slug, whole.language));
-    }
 }
