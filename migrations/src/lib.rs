@@ -7,6 +7,7 @@ mod m20261129_000001_create_authors_and_articles;
 mod m20261129_000002_add_workflow_revisions_and_events;
 mod m20261129_000003_add_comments_and_shares;
 mod m20261129_000004_add_api_keys_and_actors;
+mod m20261201_000005_drop_the_event_article_index;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_add_workflow_revisions_and_events::Migration),
             Box::new(m20261129_000003_add_comments_and_shares::Migration),
             Box::new(m20261129_000004_add_api_keys_and_actors::Migration),
+            Box::new(m20261201_000005_drop_the_event_article_index::Migration),
         ]
     }
 }

@@ -88,6 +88,9 @@ impl Store {
                         .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
                         .foreign_keys(true)
                         .busy_timeout(Duration::from_secs(5))
+                        // Statement journals (upserts, multi-row inserts) in
+                        // memory, not in temporary files.
+                        .pragma("temp_store", "memory")
                 });
             connect
         };
