@@ -84,6 +84,11 @@ struct Args {
     /// Events per second in the `watch` scenario.
     #[arg(long, default_value_t = 1_000.0)]
     watch_rate: f64,
+    /// Rounds of every scenario; each row reports the round in the middle
+    /// (by its ratio to `health`, or by p99 where latency is the point), as
+    /// these machines vary from run to run.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// Record the results in this Markdown file (BENCHMARKS.md), in the
     /// section for this database.
     #[arg(long)]
@@ -166,6 +171,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     for _ in 0..args.connections.max(1) {
         connections.push(server.connect().await?);
     }
+    // Readers' first visits after the start: the scenarios measure a server
+    // whose memory holds what readers read (at rest, measured above, it
+    // holds nothing).
+    eprintln!("reading each published article once");
+    let first_reads = scenarios::read_each_once(&connections, &corpus, args.concurrency).await?;
     let settings = Settings {
         connections,
         concurrency: args.concurrency,
@@ -180,9 +190,37 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         args.scenarios.clone()
     };
 
+    let mut rounds = Vec::new();
+    for round in 1..=args.rounds.max(1) {
+        if args.rounds > 1 {
+            eprintln!("round {round} of {}", args.rounds);
+        }
+        rounds.push(run_round(&scenarios, &settings, server, &corpus, &bearer, &args).await?);
+    }
+    let rows = report::medians(rounds);
+    let ok = rows.iter().all(|row| row.errors == 0);
+    let text = summary(&args, &setup, &corpus, first_reads, &rows);
+    println!("{text}");
+    if let Some(path) = &args.write {
+        write_section(path, &section_name(&setup.database), &text)?;
+        eprintln!("wrote the results to {}", path.display());
+    }
+    setup.server.stop().await?;
+    Ok(ok)
+}
+
+/// Every scenario once, in order; ratios are to this round's `health`.
+async fn run_round(
+    scenarios: &[ScenarioName],
+    settings: &Settings,
+    server: &Server,
+    corpus: &Arc<Corpus>,
+    bearer: &Bearer,
+    args: &Args,
+) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     let mut health = None;
-    for name in scenarios {
+    for &name in scenarios {
         eprintln!("running {name:?}");
         let label = format!("{name:?}");
         let (measured, note) = match name {
@@ -191,11 +229,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                 continue;
             }
             ScenarioName::Health => (
-                drive(Arc::new(Health), &settings, server).await?,
+                drive(Arc::new(Health), settings, server).await?,
                 String::new(),
             ),
             ScenarioName::Get => {
-                let measured = drive(Arc::new(Get(corpus.clone())), &settings, server).await?;
+                let measured = drive(Arc::new(Get(corpus.clone())), settings, server).await?;
                 // The latency target is set at half the rate `get` reached.
                 let half = Settings {
                     rate: Some(measured.per_second() / 2.0),
@@ -203,25 +241,28 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                 };
                 let paced = drive(Arc::new(Get(corpus.clone())), &half, server).await?;
                 rows.push(Row::new("get", &measured, health, String::new()));
-                rows.push(Row::new(
-                    "get (at half that rate)",
-                    &paced,
-                    health,
-                    "latency from the scheduled start".into(),
-                ));
+                rows.push(
+                    Row::new(
+                        "get (at half that rate)",
+                        &paced,
+                        health,
+                        "latency from the scheduled start".into(),
+                    )
+                    .ranked_by_latency(),
+                );
                 continue;
             }
             ScenarioName::GetSlug => (
-                drive(Arc::new(GetSlug(corpus.clone())), &settings, server).await?,
+                drive(Arc::new(GetSlug(corpus.clone())), settings, server).await?,
                 String::new(),
             ),
             ScenarioName::ListFirst => (
-                drive(Arc::new(ListFirst { page_size: 20 }), &settings, server).await?,
+                drive(Arc::new(ListFirst { page_size: 20 }), settings, server).await?,
                 "20 a page".into(),
             ),
             ScenarioName::ListDeep => match &corpus.deep_page {
                 Some(deep) => (
-                    drive(Arc::new(ListDeep(deep.clone())), &settings, server).await?,
+                    drive(Arc::new(ListDeep(deep.clone())), settings, server).await?,
                     format!("page {} of {} a page", corpus::DEEP_PAGE, deep.page_size),
                 ),
                 None => {
@@ -235,14 +276,14 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                         corpus: corpus.clone(),
                         posted: AtomicU64::new(0),
                     }),
-                    &settings,
+                    settings,
                     server,
                 )
                 .await?,
                 String::new(),
             ),
             ScenarioName::RecordShare => (
-                drive(Arc::new(RecordShare(corpus.clone())), &settings, server).await?,
+                drive(Arc::new(RecordShare(corpus.clone())), settings, server).await?,
                 "durable".into(),
             ),
             ScenarioName::Update => {
@@ -256,7 +297,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                     saved: AtomicU64::new(0),
                 };
                 (
-                    drive(Arc::new(update), &settings, server).await?,
+                    drive(Arc::new(update), settings, server).await?,
                     "revision and event each".into(),
                 )
             }
@@ -267,7 +308,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                     bearer: bearer.clone(),
                 };
                 (
-                    watch(&load, &corpus, &settings, server).await?,
+                    watch(&load, corpus, settings, server).await?,
                     format!(
                         "{} watchers, {} events/s; requests = deliveries; latency = commit to receipt",
                         args.watchers, args.watch_rate
@@ -283,7 +324,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                     },
                 };
                 (
-                    drive(Arc::new(mixed) as Arc<dyn Scenario>, &settings, server).await?,
+                    drive(Arc::new(mixed) as Arc<dyn Scenario>, settings, server).await?,
                     "90% reads, 8% shares, 2% comments".into(),
                 )
             }
@@ -292,17 +333,14 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         if name == ScenarioName::Health {
             health = Some(measured.per_second());
         }
-        rows.push(Row::new(&kebab(&label), &measured, health, note));
+        let row = Row::new(&kebab(&label), &measured, health, note);
+        rows.push(if name == ScenarioName::Watch {
+            row.ranked_by_latency()
+        } else {
+            row
+        });
     }
-    let ok = rows.iter().all(|row| row.errors == 0);
-    let text = summary(&args, &setup, &corpus, &rows);
-    println!("{text}");
-    if let Some(path) = &args.write {
-        write_section(path, &section_name(&setup.database), &text)?;
-        eprintln!("wrote the results to {}", path.display());
-    }
-    setup.server.stop().await?;
-    Ok(ok)
+    Ok(rows)
 }
 
 fn skipped(scenario: &str, why: &str) -> Row {
@@ -433,7 +471,13 @@ fn section_name(database: &str) -> String {
 }
 
 /// The machine, commit, settings and results, in Markdown.
-fn summary(args: &Args, setup: &Setup, corpus: &Corpus, rows: &[Row]) -> String {
+fn summary(
+    args: &Args,
+    setup: &Setup,
+    corpus: &Corpus,
+    first_reads: Duration,
+    rows: &[Row],
+) -> String {
     let database = match section_name(&setup.database).as_str() {
         "postgres" => "PostgreSQL",
         "sqlite" => "SQLite",
@@ -459,7 +503,7 @@ fn summary(args: &Args, setup: &Setup, corpus: &Corpus, rows: &[Row]) -> String 
         "## {database}\n\n\
          - When: {} on {cores} cores of {cpu}; commit {commit}; load generator on the same machine.\n\
          - Corpus: {} published articles and {} drafts (~3 KB Arabic bodies); {} connections, \
-         {} calls in flight, {:?} warm-up, {:?} measured per scenario.\n",
+         {} calls in flight, {:?} warm-up, {:?} measured per scenario; {}.\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         corpus.published.len(),
         corpus.drafts.len(),
@@ -467,6 +511,14 @@ fn summary(args: &Args, setup: &Setup, corpus: &Corpus, rows: &[Row]) -> String 
         args.concurrency,
         args.warmup,
         args.duration,
+        if args.rounds > 1 {
+            format!(
+                "each row the middle of {} rounds (by ratio to health; by p99 where latency is the point), with every round's errors",
+                args.rounds
+            )
+        } else {
+            "one round".to_owned()
+        },
     );
     if let Some(startup) = setup.startup {
         text.push_str(&format!(
@@ -479,6 +531,12 @@ fn summary(args: &Args, setup: &Setup, corpus: &Corpus, rows: &[Row]) -> String 
             "- Server memory at rest after start-up: {idle:.0} MB RSS.\n"
         ));
     }
+    text.push_str(&format!(
+        "- Then each published article read once (from the database into memory): {:.1} s, \
+         {:.0} articles/s; the scenarios run after.\n",
+        first_reads.as_secs_f64(),
+        corpus.published.len() as f64 / first_reads.as_secs_f64().max(f64::EPSILON),
+    ));
     text.push('\n');
     text.push_str(&table(rows));
     text

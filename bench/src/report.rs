@@ -24,6 +24,9 @@ pub struct Row {
     pub peak_rss_mb: Option<f64>,
     pub cpu_seconds: Option<f64>,
     pub note: String,
+    /// Whether rounds are compared by p99 latency (the scenario's point),
+    /// not by throughput.
+    pub ranked_by_latency: bool,
 }
 
 impl Row {
@@ -46,8 +49,49 @@ impl Row {
                 .map(|bytes| bytes as f64 / 1_048_576.0),
             cpu_seconds: measured.cpu_seconds,
             note,
+            ranked_by_latency: false,
         }
     }
+
+    /// The same row, compared across rounds by its p99 latency.
+    pub fn ranked_by_latency(self) -> Self {
+        Self {
+            ranked_by_latency: true,
+            ..self
+        }
+    }
+}
+
+/// One row a scenario from several rounds of the same scenarios: the round
+/// in the middle by its ratio to `health` (or by p99 latency), with the
+/// errors of every round and the highest memory of any.
+pub fn medians(rounds: Vec<Vec<Row>>) -> Vec<Row> {
+    let Some(first) = rounds.first() else {
+        return Vec::new();
+    };
+    (0..first.len())
+        .filter_map(|index| {
+            let mut candidates: Vec<&Row> =
+                rounds.iter().filter_map(|round| round.get(index)).collect();
+            let key = |row: &Row| {
+                if row.ranked_by_latency {
+                    row.p99_ms
+                } else {
+                    row.of_health.unwrap_or(row.per_second)
+                }
+            };
+            candidates.sort_by(|a, b| key(a).total_cmp(&key(b)));
+            let middle = candidates.get(candidates.len() / 2)?;
+            Some(Row {
+                errors: candidates.iter().map(|row| row.errors).sum(),
+                peak_rss_mb: candidates
+                    .iter()
+                    .filter_map(|row| row.peak_rss_mb)
+                    .reduce(f64::max),
+                ..(*middle).clone()
+            })
+        })
+        .collect()
 }
 
 /// The results as a Markdown table.
@@ -108,6 +152,50 @@ pub fn write_section(path: &Path, section: &str, body: &str) -> anyhow::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(scenario: &str, of_health: f64, p99_ms: f64, errors: u64, rss: f64) -> Row {
+        Row {
+            scenario: scenario.into(),
+            per_second: of_health * 1_000.0,
+            of_health: Some(of_health),
+            p50_ms: 1.0,
+            p90_ms: 2.0,
+            p99_ms,
+            p999_ms: p99_ms * 2.0,
+            errors,
+            peak_rss_mb: Some(rss),
+            cpu_seconds: Some(1.0),
+            note: String::new(),
+            ranked_by_latency: false,
+        }
+    }
+
+    #[test]
+    fn each_row_is_the_middle_round_with_every_rounds_errors_and_the_highest_memory() {
+        let rounds = vec![
+            vec![
+                row("get", 0.7, 9.0, 0, 100.0),
+                row("get (at half that rate)", 0.3, 3.0, 0, 90.0).ranked_by_latency(),
+            ],
+            vec![
+                row("get", 0.5, 2.0, 1, 120.0),
+                row("get (at half that rate)", 0.3, 9.0, 0, 95.0).ranked_by_latency(),
+            ],
+            vec![
+                row("get", 0.6, 5.0, 0, 110.0),
+                row("get (at half that rate)", 0.3, 4.0, 2, 99.0).ranked_by_latency(),
+            ],
+        ];
+        let rows = medians(rounds);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].of_health, Some(0.6));
+        assert_eq!(rows[0].p99_ms, 5.0);
+        assert_eq!(rows[0].errors, 1);
+        assert_eq!(rows[0].peak_rss_mb, Some(120.0));
+        assert_eq!(rows[1].p99_ms, 4.0);
+        assert_eq!(rows[1].errors, 2);
+        assert_eq!(rows[1].peak_rss_mb, Some(99.0));
+    }
 
     #[test]
     fn a_section_is_replaced_in_place_and_the_prose_around_it_stays() {

@@ -76,6 +76,37 @@ async fn get_by_id(channel: Channel, id: String) -> CallResult {
     }
 }
 
+/// Every published article read once by id, `concurrency` at a time over
+/// `connections`, every answer checked: the readers' first visits after a
+/// start, which fill the server's memory. Returns how long it took.
+pub async fn read_each_once(
+    connections: &[Channel],
+    corpus: &Corpus,
+    concurrency: usize,
+) -> anyhow::Result<std::time::Duration> {
+    let started = std::time::Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let ids: Arc<Vec<String>> = Arc::new(corpus.published.iter().map(|a| a.id.clone()).collect());
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..concurrency.max(1) {
+        let channel = connections[worker % connections.len()].clone();
+        let (next, ids) = (next.clone(), ids.clone());
+        workers.spawn(async move {
+            loop {
+                let n = usize::try_from(next.fetch_add(1, Ordering::Relaxed)).unwrap_or(usize::MAX);
+                let Some(id) = ids.get(n) else {
+                    return Ok::<(), String>(());
+                };
+                get_by_id(channel.clone(), id.clone()).await?;
+            }
+        });
+    }
+    while let Some(done) = workers.join_next().await {
+        done?.map_err(|error| anyhow::anyhow!("reading each article once: {error}"))?;
+    }
+    Ok(started.elapsed())
+}
+
 /// A reader opening a published article by its slug.
 pub struct GetSlug(pub Arc<Corpus>);
 
