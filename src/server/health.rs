@@ -64,6 +64,7 @@ pub(super) async fn monitor_database(
         let (size, idle) = store.pool_use();
         metrics::gauge!("db_pool_connections").set(f64::from(size));
         metrics::gauge!("db_pool_connections_idle").set(f64::from(idle));
+        metrics::gauge!("db_writes_waiting").set(store.writes_waiting() as f64);
     }
 }
 

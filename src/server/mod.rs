@@ -145,6 +145,9 @@ const SECONDS_BUCKETS: &[f64] = &[
 /// Buckets of the event-feed lag, in events.
 const EVENTS_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 10_000.0];
 
+/// Buckets of the writes that share a commit.
+const WRITES_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
 /// `newsdesk serve`: opens and migrates the database, listens, and serves
 /// until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -157,6 +160,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
             .and_then(|builder| {
                 builder.set_buckets_for_metric(Matcher::Suffix("_events".into()), EVENTS_BUCKETS)
+            })
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(Matcher::Suffix("_writes".into()), WRITES_BUCKETS)
             })
             .context("metric buckets")?
             .install()

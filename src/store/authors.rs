@@ -69,7 +69,7 @@ impl Store {
         };
         let author = author_from_row(insert_with_slug(&txn, row, slug).await?)?;
         record_author_change(&txn, actor, &author, AuthorChange::Created, now).await?;
-        self.commit(txn).await?;
+        txn.commit().await?;
         Ok(author)
     }
 
@@ -174,7 +174,7 @@ impl Store {
         let author = author_from_row(updated)?;
         let updated_at = author.update_time;
         record_author_change(&txn, actor, &author, AuthorChange::Updated, updated_at).await?;
-        self.commit(txn).await?;
+        txn.commit().await?;
         Ok(author)
     }
 
@@ -210,7 +210,7 @@ impl Store {
             .await?;
         forget_request_ids(&txn, REQUEST_SCOPE, id).await?;
         record_author_change(&txn, actor, &author, AuthorChange::Deleted, self.now()).await?;
-        self.commit(txn).await?;
+        txn.commit().await?;
         Ok(())
     }
 }

@@ -6,11 +6,11 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    QuerySelect, QueryTrait, Set, Statement,
     sea_query::{Expr, ExprTrait},
 };
 
-use super::{Store, entities::events};
+use super::{Store, entities::events, execute_in_order};
 use crate::{
     domain::{
         access::Actor,
@@ -53,8 +53,18 @@ pub(super) async fn append_events(
     conn: &impl ConnectionTrait,
     events: &[NewEvent<'_>],
 ) -> Result<(), DbErr> {
+    let statements = event_statements(conn.get_database_backend(), events)?;
+    execute_in_order(conn, statements).await
+}
+
+/// The statements that append `events` (see [`append_event`]), for a
+/// caller that runs them after its own writes with [`execute_in_order`].
+pub(super) fn event_statements(
+    backend: DbBackend,
+    events: &[NewEvent<'_>],
+) -> Result<Vec<Statement>, DbErr> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut rows = Vec::with_capacity(events.len());
     for NewEvent {
@@ -82,14 +92,15 @@ pub(super) async fn append_events(
             ..Default::default()
         });
     }
-    if conn.get_database_backend() == DbBackend::Postgres {
-        conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({EVENT_ORDER_LOCK})"))
-            .await?;
+    let mut statements = Vec::with_capacity(2);
+    if backend == DbBackend::Postgres {
+        statements.push(Statement::from_string(
+            backend,
+            format!("SELECT pg_advisory_xact_lock({EVENT_ORDER_LOCK})"),
+        ));
     }
-    events::Entity::insert_many(rows)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
+    statements.push(events::Entity::insert_many(rows).build(backend));
+    Ok(statements)
 }
 
 impl Store {

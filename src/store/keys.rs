@@ -56,9 +56,11 @@ impl Store {
             create_time: self.now(),
             revoke_time: None,
         };
+        let txn = self.begin_write().await?;
         api_keys::Entity::insert(api_keys::ActiveModel::from(row.clone()))
-            .exec_without_returning(&self.writer)
+            .exec_without_returning(&txn)
             .await?;
+        txn.commit().await?;
         Ok((key_from_row(row)?, token.token))
     }
 
@@ -95,7 +97,9 @@ impl Store {
         }
         let mut update: api_keys::ActiveModel = row.into();
         update.revoke_time = Set(Some(self.now()));
-        let revoked = key_from_row(update.update(&self.writer).await?)?;
+        let txn = self.begin_write().await?;
+        let revoked = key_from_row(update.update(&txn).await?)?;
+        txn.commit().await?;
         self.revocations.send_modify(|count| *count += 1);
         Ok(revoked)
     }

@@ -3,6 +3,7 @@
 
 mod articles;
 mod authors;
+mod checkpoint;
 mod comments;
 mod entities;
 mod events;
@@ -11,17 +12,19 @@ mod request_ids;
 mod revisions;
 mod shares;
 mod slugs;
+mod writer;
 
 use std::{sync::Arc, time::Duration};
 
 use tokio::sync::watch;
 
+use writer::{WriteTxn, Writer};
+
 use chrono::{DateTime, SubsecRound, Utc};
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    AccessMode, ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    IsolationLevel, RuntimeErr, SqlErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait, sqlx,
+    AccessMode, ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, IsolationLevel, RuntimeErr, SqlErr, Statement, TransactionTrait, sqlx,
 };
 
 use crate::{
@@ -52,13 +55,14 @@ pub struct StoreOptions {
 pub struct Store {
     /// Reads and migrations, and every write on PostgreSQL.
     db: DatabaseConnection,
-    /// Where write transactions run. On SQLite, a pool of one connection
-    /// beside `db`: SQLite has one writer at a time, and writers that
-    /// competed for its lock from several connections would wait in
-    /// SQLite's busy handler, which sleeps for milliseconds at a time; here
-    /// they queue for the connection in order, and none sleeps. Other
-    /// processes' writers still meet the busy timeout. On PostgreSQL, `db`.
-    writer: DatabaseConnection,
+    /// Where write transactions run. On SQLite, one connection beside
+    /// `db`: SQLite has one writer at a time, and writers that competed for
+    /// its lock from several connections would wait in SQLite's busy
+    /// handler, which sleeps for milliseconds at a time; here they queue for
+    /// the connection in order, none sleeps, and a group of them shares one
+    /// commit. Other processes' writers still meet the busy timeout. On
+    /// PostgreSQL, `db`.
+    writer: Writer,
     clock: Arc<dyn Clock>,
     /// Counts this process's committed changes, so that readers of the
     /// change feed can wait for the next one instead of polling.
@@ -73,16 +77,20 @@ impl Store {
     /// mode with foreign keys on, a busy timeout, and full fsync on commit:
     /// an acknowledged write survives a power cut.
     pub async fn connect(options: &StoreOptions) -> Result<Self, Error> {
-        let connect = |max_connections: u32| {
+        let connect = |max_connections: u32, checkpoint_pages: u32| {
             let mut connect = ConnectOptions::new(options.url.clone());
             connect
                 .max_connections(max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .connect_timeout(options.acquire_timeout)
+                // A ping on every checkout costs a round trip per query; a
+                // connection that sat idle may have been dropped by the
+                // server or a proxy, a busy one has just been used.
+                .test_before_acquire_if_idle_for(Duration::from_secs(30))
                 // Statement logging at INFO would log every query with its
                 // arguments, article bodies included.
                 .sqlx_logging(false)
-                .map_sqlx_sqlite_opts(|sqlite| {
+                .map_sqlx_sqlite_opts(move |sqlite| {
                     sqlite
                         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                         .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
@@ -91,39 +99,55 @@ impl Store {
                         // Statement journals (upserts, multi-row inserts) in
                         // memory, not in temporary files.
                         .pragma("temp_store", "memory")
+                        .pragma("wal_autocheckpoint", checkpoint_pages.to_string())
                 });
             connect
         };
         if is_in_memory_sqlite(&options.url) {
             // Every connection to `:memory:` is a database of its own; one
             // connection, kept for the life of the pool, is the database.
-            let mut only = connect(1);
+            let mut only = connect(1, SQLITE_CHECKPOINT_PAGES);
             only.min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None);
             let db = sea_orm::Database::connect(only).await?;
-            return Ok(Self::over(db.clone(), db));
+            return Ok(Self::over(db.clone(), Some(db)));
         }
-        let db = sea_orm::Database::connect(connect(options.max_connections)).await?;
+        let db =
+            sea_orm::Database::connect(connect(options.max_connections, SQLITE_CHECKPOINT_PAGES))
+                .await?;
         let writer = match db.get_database_backend() {
             DbBackend::Sqlite => {
                 // Kept open: the first write after a quiet spell should not
                 // pay for opening it.
-                let mut writer = connect(1);
+                let mut writer = connect(1, checkpoint::WRITER_CHECKPOINT_PAGES);
                 writer.min_connections(1);
-                sea_orm::Database::connect(writer).await?
+                Some(sea_orm::Database::connect(writer).await?)
             }
-            _ => db.clone(),
+            _ => None,
         };
-        Ok(Self::over(db, writer))
+        let store = Self::over(db, writer);
+        if store.db.get_database_backend() == DbBackend::Sqlite {
+            tokio::spawn(checkpoint::checkpoint_after_commits(
+                store.db.clone(),
+                store.subscribe_commits(),
+            ));
+        }
+        Ok(store)
     }
 
-    fn over(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
+    /// The store on `db`, grouping writes on `sqlite_writer` when given.
+    fn over(db: DatabaseConnection, sqlite_writer: Option<DatabaseConnection>) -> Self {
+        let commits = Arc::new(watch::Sender::new(0));
+        let writer = match sqlite_writer {
+            Some(connection) => Writer::grouped(connection, commits.clone()),
+            None => Writer::on_pool(db.clone(), commits.clone()),
+        };
         Self {
             db,
             writer,
             clock: Arc::new(SystemClock),
-            commits: Arc::new(watch::Sender::new(0)),
+            commits,
             revocations: Arc::new(watch::Sender::new(0)),
         }
     }
@@ -138,6 +162,11 @@ impl Store {
     /// How many changes this process has committed so far.
     pub fn local_commits(&self) -> u64 {
         *self.commits.borrow()
+    }
+
+    /// Writes queued for SQLite's one writer connection (0 on PostgreSQL).
+    pub fn writes_waiting(&self) -> usize {
+        self.writer.waiting()
     }
 
     /// A receiver that changes whenever this process revokes a key. Keys
@@ -169,12 +198,13 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pool, waiting for connections in use to be returned.
+    /// Closes the pools, waiting for connections in use to be returned.
     pub async fn close(&self) {
+        self.writer.flush().await;
         if let Err(error) = self.db.close_by_ref().await {
             tracing::warn!(%error, "closing the database pool failed");
         }
-        if let Err(error) = self.writer.close_by_ref().await {
+        if let Err(error) = self.writer.connection().close_by_ref().await {
             tracing::warn!(%error, "closing the writer's pool failed");
         }
     }
@@ -191,7 +221,7 @@ impl Store {
             DbBackend::Sqlite => {
                 let (pool, writer) = (
                     self.db.get_sqlite_connection_pool(),
-                    self.writer.get_sqlite_connection_pool(),
+                    self.writer.connection().get_sqlite_connection_pool(),
                 );
                 (
                     pool.size() + writer.size(),
@@ -213,24 +243,10 @@ impl Store {
         }
     }
 
-    /// Commits a write transaction and tells the commit's watchers.
-    async fn commit(&self, txn: DatabaseTransaction) -> Result<(), DbErr> {
-        txn.commit().await?;
-        self.commits.send_modify(|count| *count += 1);
-        Ok(())
-    }
-
-    /// Starts a transaction that writes. On SQLite it takes the write lock at
-    /// BEGIN (IMMEDIATE): a deferred transaction that read first could not
-    /// upgrade to a writer once another connection had committed, and would
-    /// fail at once instead of waiting out the busy timeout.
-    async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.writer
-            .begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            })
-            .await
+    /// Starts a write (see [`Writer::begin`]); [`WriteTxn::commit`] returns
+    /// once it is durable.
+    async fn begin_write(&self) -> Result<WriteTxn, DbErr> {
+        self.writer.begin().await
     }
 
     /// Starts a transaction that only reads, so that several queries see one
@@ -252,6 +268,11 @@ impl Store {
     }
 }
 
+/// SQLite's own threshold (in log pages) for the checkpoint a commit runs:
+/// kept for the connections that are not the writer's (they commit only
+/// migrations) and for an in-memory database.
+const SQLITE_CHECKPOINT_PAGES: u32 = 1_000;
+
 fn is_in_memory_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
 }
@@ -259,6 +280,37 @@ fn is_in_memory_sqlite(url: &str) -> bool {
 /// A new resource id: a UUIDv7, which sorts by creation time.
 fn new_id() -> String {
     uuid::Uuid::now_v7().hyphenated().to_string()
+}
+
+/// Runs writes whose results nobody reads, in order. On SQLite they reach
+/// the connection's thread as one multi-statement query (the arguments bind
+/// across the statements in order): every statement sent on its own costs
+/// two hand-offs between threads, more than SQLite's own work on a small
+/// write, and the writer's turn is held meanwhile.
+async fn execute_in_order(
+    conn: &impl ConnectionTrait,
+    statements: Vec<Statement>,
+) -> Result<(), DbErr> {
+    if conn.get_database_backend() != DbBackend::Sqlite || statements.len() < 2 {
+        for statement in statements {
+            conn.execute_raw(statement).await?;
+        }
+        return Ok(());
+    }
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for statement in statements {
+        sql.push_str(&statement.sql);
+        sql.push_str(";\n");
+        values.extend(statement.values.map(|bound| bound.0).unwrap_or_default());
+    }
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        sql,
+        values,
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Whether an insert with ON CONFLICT DO NOTHING wrote its row.

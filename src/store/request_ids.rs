@@ -3,12 +3,9 @@
 //! and returns that resource instead of creating another.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set};
 
-use super::{Store, entities::request_ids, inserted, new_id};
+use super::{Store, WriteTxn, entities::request_ids, inserted, new_id};
 use crate::{domain::access::Actor, error::Error};
 
 /// How a Create goes on after its idempotency key is looked at.
@@ -16,7 +13,7 @@ pub(super) enum Creation {
     /// A new resource: write it under `id`, stamped `now`, in `txn`, which
     /// also holds the request id's claim.
     New {
-        txn: DatabaseTransaction,
+        txn: WriteTxn,
         id: String,
         now: DateTime<Utc>,
     },
@@ -43,7 +40,10 @@ impl Store {
             && let Claim::Existing(existing) =
                 claim_request_id(&txn, scope, request_id, &id, now).await?
         {
-            txn.rollback().await?;
+            // Committed rather than rolled back, though it wrote nothing:
+            // on SQLite the first request may sit in the same group, and its
+            // resource is readable (and durable) only once the group commits.
+            txn.commit().await?;
             return Ok(Creation::Retry(existing));
         }
         Ok(Creation::New { txn, id, now })

@@ -2,7 +2,8 @@
 //! newest first.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Set, Statement,
 };
 
 use super::{
@@ -26,33 +27,34 @@ pub struct RevisionPage {
     pub has_more: bool,
 }
 
-/// Appends `article`'s current revision (its `revision` number, content and
-/// status) to its history, inside the transaction of the change.
-pub(super) async fn append_revision(
-    conn: &impl ConnectionTrait,
+/// The statement that appends `article`'s current revision (its `revision`
+/// number, content and status) to its history, inside the transaction of
+/// the change.
+pub(super) fn revision_statement(
+    backend: DbBackend,
     actor: &Actor,
     article: &Article,
     action: RevisionAction,
     changed_fields: &[&str],
     note: &str,
-) -> Result<(), DbErr> {
+) -> Result<Statement, DbErr> {
     let encode = |what: &str, json: serde_json::Result<String>| {
         json.map_err(|error| DbErr::Custom(format!("cannot encode a revision's {what}: {error}")))
     };
-    article_revisions::Entity::insert(article_revisions::ActiveModel {
-        article_id: Set(article.id.clone()),
-        revision: Set(article.revision),
-        action: Set(action.as_str().to_owned()),
-        create_time: Set(article.update_time),
-        changed_fields: Set(encode("fields", serde_json::to_string(changed_fields))?),
-        note: Set(note.to_owned()),
-        status: Set(article.status.as_str().to_owned()),
-        content: Set(encode("content", serde_json::to_string(&article.content))?),
-        actor: Set(actor.0.clone()),
-    })
-    .exec_without_returning(conn)
-    .await?;
-    Ok(())
+    Ok(
+        article_revisions::Entity::insert(article_revisions::ActiveModel {
+            article_id: Set(article.id.clone()),
+            revision: Set(article.revision),
+            action: Set(action.as_str().to_owned()),
+            create_time: Set(article.update_time),
+            changed_fields: Set(encode("fields", serde_json::to_string(changed_fields))?),
+            note: Set(note.to_owned()),
+            status: Set(article.status.as_str().to_owned()),
+            content: Set(encode("content", serde_json::to_string(&article.content))?),
+            actor: Set(actor.0.clone()),
+        })
+        .build(backend),
+    )
 }
 
 impl Store {

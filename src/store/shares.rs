@@ -7,14 +7,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
+    QueryTrait, Set, Statement,
     sea_query::{Alias, Expr, ExprTrait, OnConflict, Query},
 };
 
 use super::{
     Store,
     entities::{article_live, articles, share_totals, shares},
-    events::{NewEvent, append_events},
+    events::{NewEvent, event_statements},
+    execute_in_order,
 };
 use crate::{
     domain::{
@@ -122,12 +123,12 @@ impl Store {
             });
             outcomes.push(Ok(ShareOutcome { counted, time: now }));
         }
+        let backend = txn.get_database_backend();
+        let mut writes = Vec::with_capacity(4);
         if !rows.is_empty() {
-            shares::Entity::insert_many(rows)
-                .exec_without_returning(&txn)
-                .await?;
+            writes.push(shares::Entity::insert_many(rows).build(backend));
         }
-        add_to_totals(&txn, totals, now).await?;
+        writes.extend(totals_upsert(backend, totals, now));
         let events: Vec<_> = records
             .iter()
             .map(|(record, actor)| NewEvent {
@@ -137,8 +138,9 @@ impl Store {
                 actor,
             })
             .collect();
-        append_events(&txn, &events).await?;
-        self.commit(txn).await?;
+        writes.extend(event_statements(backend, &events)?);
+        execute_in_order(&txn, writes).await?;
+        txn.commit().await?;
         Ok(outcomes)
     }
 
@@ -285,16 +287,16 @@ async fn recent_counted_shares(
         .collect())
 }
 
-/// Adds each count to its article's and channel's total, in one statement
-/// (one key appears once: `totals` is keyed by it, and sorted, so that every
-/// batch takes the rows' locks in the same order).
-async fn add_to_totals(
-    conn: &impl ConnectionTrait,
+/// The upsert that adds each count to its article's and channel's total
+/// (one key appears once: `totals` is keyed by it, and sorted, so that
+/// every batch takes the rows' locks in the same order); none for no counts.
+fn totals_upsert(
+    backend: DbBackend,
     totals: BTreeMap<(String, &'static str), i64>,
     now: DateTime<Utc>,
-) -> Result<(), sea_orm::DbErr> {
+) -> Option<Statement> {
     if totals.is_empty() {
-        return Ok(());
+        return None;
     }
     let rows = totals
         .into_iter()
@@ -305,24 +307,24 @@ async fn add_to_totals(
             first_time: Set(now),
             last_time: Set(now),
         });
-    share_totals::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::columns([
-                share_totals::Column::ArticleId,
-                share_totals::Column::Channel,
-            ])
-            .value(
-                share_totals::Column::Count,
-                Expr::col((share_totals::Entity, share_totals::Column::Count))
-                    .add(Expr::cust("excluded.count")),
+    Some(
+        share_totals::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([
+                    share_totals::Column::ArticleId,
+                    share_totals::Column::Channel,
+                ])
+                .value(
+                    share_totals::Column::Count,
+                    Expr::col((share_totals::Entity, share_totals::Column::Count))
+                        .add(Expr::cust("excluded.count")),
+                )
+                .value(
+                    share_totals::Column::LastTime,
+                    Expr::cust("excluded.last_time"),
+                )
+                .to_owned(),
             )
-            .value(
-                share_totals::Column::LastTime,
-                Expr::cust("excluded.last_time"),
-            )
-            .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
+            .build(backend),
+    )
 }

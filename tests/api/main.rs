@@ -26,3 +26,4 @@ mod stack;
 mod support;
 mod watch;
 mod workflow;
+mod write_groups;

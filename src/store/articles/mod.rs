@@ -18,8 +18,9 @@ use sea_orm::{
 
 use super::{
     entities::{article_live, articles},
-    events::{NewEvent, append_event},
-    revisions::append_revision,
+    events::{NewEvent, event_statements},
+    execute_in_order,
+    revisions::revision_statement,
 };
 use crate::{
     domain::{
@@ -232,7 +233,7 @@ async fn write_lists(
 }
 
 /// Records a change to `article` (as it is after the change) in the same
-/// transaction: its revision, and its event.
+/// transaction: its revision, and its event, in one round trip.
 async fn record_change(
     conn: &impl ConnectionTrait,
     actor: &Actor,
@@ -241,17 +242,25 @@ async fn record_change(
     changed_fields: &[&str],
     note: &str,
 ) -> Result<(), DbErr> {
-    append_revision(conn, actor, article, action, changed_fields, note).await?;
-    append_event(
-        conn,
-        NewEvent {
+    let backend = conn.get_database_backend();
+    let mut writes = vec![revision_statement(
+        backend,
+        actor,
+        article,
+        action,
+        changed_fields,
+        note,
+    )?];
+    writes.extend(event_statements(
+        backend,
+        &[NewEvent {
             event_type: article_event_type(action),
             occur_time: article.update_time,
             payload: EventPayload::Article(Box::new(article.clone())),
             actor,
-        },
-    )
-    .await
+        }],
+    )?);
+    execute_in_order(conn, writes).await
 }
 
 fn article_from_row(

@@ -4,13 +4,12 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, sea_query::Expr,
+    ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, sea_query::Expr,
 };
 
 use super::{
     super::{
-        Store,
+        Store, WriteTxn,
         entities::{article_live, articles},
     },
     Bylines, Edition, count_to_column, record_change,
@@ -140,7 +139,7 @@ impl Store {
             _ => {}
         }
         record_change(&txn, actor, &article, revision_action, &["status"], &note).await?;
-        self.commit(txn).await?;
+        txn.commit().await?;
         Ok(article)
     }
 
@@ -257,7 +256,7 @@ impl Store {
             "",
         )
         .await?;
-        self.commit(txn).await?;
+        txn.commit().await?;
         Ok(true)
     }
 }
@@ -291,7 +290,7 @@ fn mark_live(
 }
 
 /// Makes `article`'s working copy its live version.
-async fn go_live(txn: &DatabaseTransaction, article: &Article) -> Result<(), DbErr> {
+async fn go_live(txn: &WriteTxn, article: &Article) -> Result<(), DbErr> {
     let live = article_live::ActiveModel {
         article_id: Set(article.id.clone()),
         title: Set(article.content.title.clone()),

@@ -4,13 +4,12 @@
 //! write lock (SQLite) from read to commit, and records its revision and event.
 
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QuerySelect, Set,
-    sea_query::LockType,
+    ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, QuerySelect, Set, sea_query::LockType,
 };
 
 use super::{
     super::{
-        Store,
+        Store, WriteTxn,
         authors::missing_authors,
         entities::{article_live, articles},
         request_ids::Creation,
@@ -97,7 +96,7 @@ impl Store {
         write_lists(&txn, Edition::Working, &id, &author_ids, &tags).await?;
         let article = article_from_row(row, author_ids, tags)?;
         record_change(&txn, actor, &article, RevisionAction::Created, &[], "").await?;
-        self.commit(txn).await?;
+        txn.commit().await?;
         Ok(article)
     }
 
@@ -122,7 +121,7 @@ impl Store {
         let article = self
             .write_content(&txn, actor, row, current, fields, RevisionAction::Updated)
             .await?;
-        self.commit(txn).await?;
+        txn.commit().await?;
         Ok(article)
     }
 
@@ -157,7 +156,7 @@ impl Store {
         let article = self
             .write_content(&txn, actor, row, current, fields, RevisionAction::Restored)
             .await?;
-        self.commit(txn).await?;
+        txn.commit().await?;
         Ok(article)
     }
 
@@ -172,7 +171,7 @@ impl Store {
             })
             .await?;
         record_change(&txn, actor, &article, RevisionAction::Deleted, &[], "").await?;
-        self.commit(txn).await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -196,7 +195,7 @@ impl Store {
             })
             .await?;
         record_change(&txn, actor, &article, RevisionAction::Undeleted, &[], "").await?;
-        self.commit(txn).await?;
+        txn.commit().await?;
         Ok(article)
     }
 
@@ -205,7 +204,7 @@ impl Store {
     /// published article this only decides whether edits are pending.
     async fn write_content(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &WriteTxn,
         actor: &Actor,
         row: articles::Model,
         current: Article,
@@ -321,7 +320,7 @@ impl Store {
     /// at the current time; returns the article with its working bylines.
     pub(super) async fn write_row(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &WriteTxn,
         row: articles::Model,
         change: impl FnOnce(&mut articles::ActiveModel),
     ) -> Result<Article, Error> {
@@ -423,7 +422,7 @@ pub(super) async fn lock_current_article(
 /// current (see [`lock_current_article`]), within the caller's `scope`, and
 /// not archived.
 async fn lock_editable_article(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     scope: &WriteScope,
     id: &str,
     etag: &str,

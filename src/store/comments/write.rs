@@ -4,16 +4,17 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, QueryTrait, Set, Statement,
     sea_query::{Expr, ExprTrait, LockType},
 };
 
 use super::{
     super::{
-        Store,
+        Store, WriteTxn,
         entities::{articles, comments},
-        events::{NewEvent, append_event},
+        events::{NewEvent, event_statements},
+        execute_in_order,
         request_ids::Creation,
     },
     comment_from_row, comment_not_found,
@@ -118,15 +119,13 @@ impl Store {
             version: 1,
             moderator: String::new(),
         };
-        comments::Entity::insert(comments::ActiveModel::from(row.clone()))
-            .exec_without_returning(&txn)
-            .await?;
+        let insert = comments::Entity::insert(comments::ActiveModel::from(row.clone()))
+            .build(txn.get_database_backend());
         let comment = comment_from_row(row)?;
-        if comment.status == CommentStatus::Approved {
-            adjust_comment_count(&txn, article_id, 1).await?;
-        }
-        record_comment_change(&txn, actor, &comment, CommentChange::Created, None, "", now).await?;
-        self.commit(txn).await?;
+        let counted = i32::from(comment.status == CommentStatus::Approved);
+        let event = comment_event(actor, &comment, CommentChange::Created, None, "", now);
+        record_comment_change(&txn, vec![insert], (article_id, counted), event).await?;
+        txn.commit().await?;
         Ok(comment)
     }
 
@@ -155,20 +154,17 @@ impl Store {
         update.version = Set(version);
         let comment = comment_from_row(update.update(&txn).await?)?;
         let is_approved = status == CommentStatus::Approved;
-        if was_approved != is_approved {
-            adjust_comment_count(&txn, &article_id, if is_approved { 1 } else { -1 }).await?;
-        }
-        record_comment_change(
-            &txn,
+        let event = comment_event(
             actor,
             &comment,
             CommentChange::Moderated,
             Some(decision),
             reason,
             now,
-        )
-        .await?;
-        self.commit(txn).await?;
+        );
+        let count_delta = i32::from(is_approved) - i32::from(was_approved);
+        record_comment_change(&txn, Vec::new(), (&article_id, count_delta), event).await?;
+        txn.commit().await?;
         Ok(comment)
     }
 
@@ -186,11 +182,15 @@ impl Store {
         update.update_time = Set(now);
         update.version = Set(version);
         let comment = comment_from_row(update.update(&txn).await?)?;
-        if was_approved {
-            adjust_comment_count(&txn, &article_id, -1).await?;
-        }
-        record_comment_change(&txn, actor, &comment, CommentChange::Deleted, None, "", now).await?;
-        self.commit(txn).await?;
+        let event = comment_event(actor, &comment, CommentChange::Deleted, None, "", now);
+        record_comment_change(
+            &txn,
+            Vec::new(),
+            (&article_id, -i32::from(was_approved)),
+            event,
+        )
+        .await?;
+        txn.commit().await?;
         Ok(())
     }
 }
@@ -209,7 +209,7 @@ struct ReplyParent {
 /// parent, or beside it when the parent is already three deep. The parent
 /// must be a visible comment on the same article.
 async fn reply_parent(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     article_id: &str,
     parent_id: &str,
 ) -> Result<ReplyParent, Error> {
@@ -262,10 +262,7 @@ fn sort_key(time: DateTime<Utc>, id: &str) -> String {
 /// The article row, locked, if comments may be posted on it now: it exists
 /// and is not deleted (NOT_FOUND), is published and takes comments
 /// (FAILED_PRECONDITION otherwise).
-async fn lock_commentable_article(
-    txn: &DatabaseTransaction,
-    article_id: &str,
-) -> Result<(), Error> {
+async fn lock_commentable_article(txn: &WriteTxn, article_id: &str) -> Result<(), Error> {
     let article = articles::Entity::find_by_id(article_id.to_owned())
         .lock(LockType::NoKeyUpdate)
         .one(txn)
@@ -290,7 +287,7 @@ async fn lock_commentable_article(
 /// The comment row, locked, if it exists, is not deleted, and `etag` is
 /// current.
 async fn lock_current_comment(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     id: &str,
     etag: &str,
 ) -> Result<comments::Model, Error> {
@@ -308,45 +305,48 @@ async fn lock_current_comment(
     Ok(row)
 }
 
-/// Moves an article's count of approved comments by `delta`.
-async fn adjust_comment_count(
-    conn: &impl ConnectionTrait,
-    article_id: &str,
-    delta: i32,
-) -> Result<(), sea_orm::DbErr> {
-    articles::Entity::update_many()
-        .col_expr(
-            articles::Column::CommentCount,
-            Expr::col(articles::Column::CommentCount).add(delta),
-        )
-        .filter(articles::Column::Id.eq(article_id))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// Writes a comment change's event, the transaction's last statement.
+/// Writes `writes` (the change itself, when not written yet), moves the
+/// article's count of approved comments by `count_delta`, and appends the
+/// change's event (the transaction's last statement), in one round trip.
 async fn record_comment_change(
     conn: &impl ConnectionTrait,
-    actor: &Actor,
+    mut writes: Vec<Statement>,
+    (article_id, count_delta): (&str, i32),
+    event: NewEvent<'_>,
+) -> Result<(), sea_orm::DbErr> {
+    let backend = conn.get_database_backend();
+    if count_delta != 0 {
+        writes.push(
+            articles::Entity::update_many()
+                .col_expr(
+                    articles::Column::CommentCount,
+                    Expr::col(articles::Column::CommentCount).add(count_delta),
+                )
+                .filter(articles::Column::Id.eq(article_id))
+                .build(backend),
+        );
+    }
+    writes.extend(event_statements(backend, &[event])?);
+    execute_in_order(conn, writes).await
+}
+
+/// The event of a change to `comment`.
+fn comment_event<'a>(
+    actor: &'a Actor,
     comment: &Comment,
     change: CommentChange,
     decision: Option<ModerationDecision>,
     reason: &str,
     occur_time: DateTime<Utc>,
-) -> Result<(), sea_orm::DbErr> {
-    append_event(
-        conn,
-        NewEvent {
-            event_type: change.event_type(),
-            occur_time,
-            payload: EventPayload::Comment {
-                comment: Box::new(comment.clone()),
-                decision,
-                reason: reason.to_owned(),
-            },
-            actor,
+) -> NewEvent<'a> {
+    NewEvent {
+        event_type: change.event_type(),
+        occur_time,
+        payload: EventPayload::Comment {
+            comment: Box::new(comment.clone()),
+            decision,
+            reason: reason.to_owned(),
         },
-    )
-    .await
+        actor,
+    }
 }

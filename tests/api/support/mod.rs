@@ -109,7 +109,7 @@ pub struct TestApp {
     /// The admin key's token the clients above carry.
     pub admin_token: String,
     pub database: Arc<TestDatabase>,
-    /// The server's store, for waiting on its commits.
+    /// The server's store, for waiting on its commits and writes.
     store: Store,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -280,6 +280,12 @@ impl TestApp {
         if tokio::time::timeout(PATIENCE, waiting).await.is_err() {
             panic!("waited {PATIENCE:?} for {what}");
         }
+    }
+
+    /// Writes queued for the server's SQLite writer connection (0 on
+    /// PostgreSQL).
+    pub fn writes_waiting(&self) -> usize {
+        self.store.writes_waiting()
     }
 
     /// Shuts the server down gracefully and returns what `serve` returned.
