@@ -14,7 +14,10 @@ use sea_orm::{
     QueryResult, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
     prelude::async_trait,
 };
-use tokio::sync::{Mutex, Notify, OwnedMutexGuard, watch};
+use tokio::{
+    sync::{Mutex, Notify, OwnedMutexGuard, watch},
+    task::JoinHandle,
+};
 
 use crate::error::Error;
 
@@ -82,16 +85,21 @@ impl Writer {
         match &self.mode {
             Mode::Pool(pool) => Ok(WriteTxn {
                 backend: pool.get_database_backend(),
-                txn: Some(pool.begin().await?),
+                scope: Some(Scope::Own(pool.begin().await?)),
                 turn: None,
                 commits: self.commits.clone(),
             }),
             Mode::Group(group) => {
                 let mut turn = group.turn().await;
                 if turn.guard.broken {
-                    group.finish(&mut turn.guard).await;
+                    turn = turn.finish_group().await.map_err(|error| {
+                        DbErr::Custom(format!("committing a group of writes failed: {error}"))
+                    })?;
                 }
                 if turn.guard.open.is_none() {
+                    // The group's first write needs no savepoint: if it
+                    // fails, the whole transaction, which holds nothing
+                    // else, is rolled back.
                     let open = group
                         .connection
                         .begin_with_options(TransactionOptions {
@@ -100,6 +108,12 @@ impl Writer {
                         })
                         .await?;
                     turn.guard.open = Some(open);
+                    return Ok(WriteTxn {
+                        backend: DbBackend::Sqlite,
+                        scope: Some(Scope::Group),
+                        turn: Some(turn),
+                        commits: self.commits.clone(),
+                    });
                 }
                 let savepoint = match &turn.guard.open {
                     Some(open) => open.begin().await,
@@ -108,7 +122,7 @@ impl Writer {
                 match savepoint {
                     Ok(savepoint) => Ok(WriteTxn {
                         backend: DbBackend::Sqlite,
-                        txn: Some(savepoint),
+                        scope: Some(Scope::Own(savepoint)),
                         turn: Some(turn),
                         commits: self.commits.clone(),
                     }),
@@ -263,6 +277,20 @@ struct Turn {
     writer: Arc<GroupCommit>,
 }
 
+impl Turn {
+    /// Commits the open group in a task of its own, so that cancelling the
+    /// caller cannot cut the commit short: a commit cut short would leave
+    /// its group's members without an answer. The task hands the turn
+    /// back, or drops it if nobody awaits it.
+    fn finish_group(mut self) -> JoinHandle<Turn> {
+        tokio::spawn(async move {
+            let writer = self.writer.clone();
+            writer.finish(&mut self.guard).await;
+            self
+        })
+    }
+}
+
 impl Drop for Turn {
     fn drop(&mut self) {
         // Whoever leaves the group's transaction open calls the committer,
@@ -274,16 +302,25 @@ impl Drop for Turn {
     }
 }
 
-/// A write in progress: a transaction (PostgreSQL) or a savepoint in the
-/// group's transaction, holding the writer's turn (SQLite). Dropped without
-/// [`WriteTxn::commit`], it is rolled back.
+/// A write in progress: a transaction (PostgreSQL), or on SQLite the
+/// group's transaction or a savepoint in it, with the writer's turn.
+/// Dropped without [`WriteTxn::commit`], it is rolled back.
 pub(super) struct WriteTxn {
     backend: DbBackend,
     /// Declared before `turn`: dropped first, its rollback is queued on the
     /// connection before the next writer gets the turn.
-    txn: Option<DatabaseTransaction>,
+    scope: Option<Scope>,
     turn: Option<Turn>,
     commits: Arc<watch::Sender<u64>>,
+}
+
+/// Where a write's statements run.
+enum Scope {
+    /// A transaction (PostgreSQL) or savepoint (SQLite) of its own.
+    Own(DatabaseTransaction),
+    /// The group's transaction itself, which the write opened: nothing else
+    /// is in it yet.
+    Group,
 }
 
 impl std::fmt::Debug for WriteTxn {
@@ -296,33 +333,40 @@ impl std::fmt::Debug for WriteTxn {
 
 impl WriteTxn {
     fn txn(&self) -> Result<&DatabaseTransaction, DbErr> {
-        self.txn
-            .as_ref()
-            .ok_or_else(|| DbErr::Custom("the write has ended".into()))
+        match &self.scope {
+            Some(Scope::Own(txn)) => Some(txn),
+            Some(Scope::Group) => self.turn.as_ref().and_then(|turn| turn.guard.open.as_ref()),
+            None => None,
+        }
+        .ok_or_else(|| DbErr::Custom("the write has ended".into()))
     }
 
     /// Commits the write and returns once it is durable: on SQLite, once
     /// its group has committed.
     pub(super) async fn commit(mut self) -> Result<(), Error> {
-        let txn = self.txn.take().ok_or_else(ended)?;
+        let scope = self.scope.take().ok_or_else(ended)?;
         let Some(mut turn) = self.turn.take() else {
-            txn.commit().await?;
+            if let Scope::Own(txn) = scope {
+                txn.commit().await?;
+            }
             self.commits.send_modify(|count| *count += 1);
             return Ok(());
         };
-        if let Err(error) = txn.commit().await {
+        if let Scope::Own(savepoint) = scope
+            && let Err(error) = savepoint.commit().await
+        {
             turn.guard.broken = true;
             return Err(error.into());
         }
         turn.guard.members += 1;
         let mut outcome = turn.guard.outcome.subscribe();
         if turn.writer.queued.load(Ordering::SeqCst) == 0 {
-            // Nobody waits to join the group: handing the commit to the
-            // committer would only add a hop.
-            let writer = turn.writer.clone();
-            writer.finish(&mut turn.guard).await;
+            // Nobody waits to join the group: the committer would only
+            // come to do the same.
+            drop(turn.finish_group());
+        } else {
+            drop(turn);
         }
-        drop(turn);
         let committed = outcome
             .wait_for(Option::is_some)
             .await
@@ -333,8 +377,14 @@ impl WriteTxn {
 
     /// Undoes the write.
     pub(super) async fn rollback(mut self) -> Result<(), Error> {
-        let txn = self.txn.take().ok_or_else(ended)?;
-        let result = txn.rollback().await;
+        let scope = self.scope.take().ok_or_else(ended)?;
+        let result = match scope {
+            Scope::Own(txn) => txn.rollback().await,
+            Scope::Group => match self.turn.as_mut().and_then(|turn| turn.guard.open.take()) {
+                Some(open) => open.rollback().await,
+                None => Ok(()),
+            },
+        };
         if result.is_err()
             && let Some(turn) = &mut self.turn
         {
@@ -350,10 +400,16 @@ fn ended() -> Error {
 
 impl Drop for WriteTxn {
     fn drop(&mut self) {
-        if self.txn.is_some()
-            && let Some(turn) = &mut self.turn
-        {
-            turn.guard.broken = true;
+        let (Some(scope), Some(turn)) = (&self.scope, &mut self.turn) else {
+            return;
+        };
+        match scope {
+            // Its rollback to the savepoint is queued as the savepoint
+            // drops; whether that leaves a sound transaction is unknown.
+            Scope::Own(_) => turn.guard.broken = true,
+            // Dropped, the group's transaction queues its rollback: it
+            // held this write alone.
+            Scope::Group => drop(turn.guard.open.take()),
         }
     }
 }
@@ -381,8 +437,6 @@ impl ConnectionTrait for WriteTxn {
     }
 
     fn support_returning(&self) -> bool {
-        self.txn
-            .as_ref()
-            .is_some_and(ConnectionTrait::support_returning)
+        self.txn().is_ok_and(ConnectionTrait::support_returning)
     }
 }

@@ -12,8 +12,8 @@ mod write;
 use std::collections::HashMap;
 
 use sea_orm::{
-    ConnectionTrait, DbErr, Order,
-    sea_query::{Alias, Expr, ExprTrait, Query},
+    ConnectionTrait, DbBackend, DbErr, Order, Statement,
+    sea_query::{Alias, Expr, ExprTrait, Query, UnionType},
 };
 
 use super::{
@@ -140,16 +140,60 @@ struct Bylines {
 }
 
 impl Bylines {
-    /// Reads the bylines and tags of `copy` of the articles `ids` (two queries).
+    /// Reads the bylines and tags of `copy` of the articles `ids`, in one
+    /// query.
     async fn load(
         conn: &impl ConnectionTrait,
         copy: Edition,
         ids: &[String],
     ) -> Result<Self, DbErr> {
-        Ok(Bylines {
-            author_ids: load_lists(conn, copy.authors_table(), "author_id", ids).await?,
-            tags: load_lists(conn, copy.tags_table(), "tag", ids).await?,
-        })
+        let mut bylines = Bylines {
+            author_ids: HashMap::new(),
+            tags: HashMap::new(),
+        };
+        if ids.is_empty() {
+            return Ok(bylines);
+        }
+        let list = |table: &str, column: &str, kind: i32| {
+            Query::select()
+                .column(Alias::new("article_id"))
+                .expr_as(Expr::col(Alias::new(column)), Alias::new("value"))
+                .expr_as(Expr::val(kind), Alias::new("kind"))
+                .column(Alias::new("position"))
+                .from(Alias::new(table))
+                .and_where(Expr::col(Alias::new("article_id")).is_in(ids.iter().cloned()))
+                .to_owned()
+        };
+        let query = list(copy.authors_table(), "author_id", AUTHOR_ROW)
+            .union(UnionType::All, list(copy.tags_table(), "tag", TAG_ROW))
+            .to_owned();
+        let mut rows = Vec::new();
+        for row in conn.query_all(&query).await? {
+            let article_id: String = row.try_get("", "article_id")?;
+            let value: String = row.try_get("", "value")?;
+            let kind: i32 = row.try_get("", "kind")?;
+            let position: i32 = row.try_get("", "position")?;
+            rows.push((kind, article_id, position, value));
+        }
+        rows.sort_unstable();
+        for (kind, article_id, _, value) in rows {
+            let lists = if kind == AUTHOR_ROW {
+                &mut bylines.author_ids
+            } else {
+                &mut bylines.tags
+            };
+            lists.entry(article_id).or_default().push(value);
+        }
+        Ok(bylines)
+    }
+
+    /// The working copy's author ids and tags of the article `id`.
+    async fn working_lists(
+        conn: &impl ConnectionTrait,
+        id: &str,
+    ) -> Result<(Vec<String>, Vec<String>), DbErr> {
+        let ids = [id.to_owned()];
+        Ok(Self::load(conn, Edition::Working, &ids).await?.take(id))
     }
 
     /// The author ids and tags of `article_id`, taken out of `self`.
@@ -167,41 +211,20 @@ impl Bylines {
     }
 }
 
-/// `value_column` of `table`'s rows for each of the articles `ids`, in
-/// `position` order.
-async fn load_lists(
-    conn: &impl ConnectionTrait,
-    table: &str,
-    value_column: &str,
-    ids: &[String],
-) -> Result<HashMap<String, Vec<String>>, DbErr> {
-    let mut lists: HashMap<String, Vec<String>> = HashMap::new();
-    if ids.is_empty() {
-        return Ok(lists);
-    }
-    let query = Query::select()
-        .columns([Alias::new("article_id"), Alias::new(value_column)])
-        .from(Alias::new(table))
-        .and_where(Expr::col(Alias::new("article_id")).is_in(ids.iter().cloned()))
-        .order_by(Alias::new("article_id"), Order::Asc)
-        .order_by(Alias::new("position"), Order::Asc)
-        .to_owned();
-    for row in conn.query_all(&query).await? {
-        let article_id: String = row.try_get("", "article_id")?;
-        let value: String = row.try_get("", value_column)?;
-        lists.entry(article_id).or_default().push(value);
-    }
-    Ok(lists)
-}
+/// What a row of [`Bylines::load`]'s query holds: a byline or a tag.
+const AUTHOR_ROW: i32 = 0;
+const TAG_ROW: i32 = 1;
 
-/// Replaces `copy`'s bylines and tags of an article, keeping their order.
-async fn write_lists(
-    conn: &impl ConnectionTrait,
+/// The statements that replace `copy`'s bylines and tags of an article,
+/// keeping their order (for [`record_change`] to run).
+fn list_statements(
+    backend: DbBackend,
     copy: Edition,
     article_id: &str,
     author_ids: &[String],
     tags: &[String],
-) -> Result<(), DbErr> {
+) -> Result<Vec<Statement>, DbErr> {
+    let mut statements = Vec::with_capacity(4);
     for (table, column, values) in [
         (copy.authors_table(), "author_id", author_ids),
         (copy.tags_table(), "tag", tags),
@@ -210,7 +233,7 @@ async fn write_lists(
             .from_table(Alias::new(table))
             .and_where(Expr::col(Alias::new("article_id")).eq(article_id))
             .to_owned();
-        conn.execute(&delete).await?;
+        statements.push(backend.build(&delete));
         if values.is_empty() {
             continue;
         }
@@ -227,15 +250,17 @@ async fn write_lists(
                 .values([article_id.into(), value.clone().into(), position.into()])
                 .map_err(|error| DbErr::Custom(error.to_string()))?;
         }
-        conn.execute(&insert).await?;
+        statements.push(backend.build(&insert));
     }
-    Ok(())
+    Ok(statements)
 }
 
 /// Records a change to `article` (as it is after the change) in the same
-/// transaction: its revision, and its event, in one round trip.
+/// transaction: runs `writes` (the change itself, when not written yet),
+/// then appends its revision and its event, all in one round trip.
 async fn record_change(
     conn: &impl ConnectionTrait,
+    mut writes: Vec<Statement>,
     actor: &Actor,
     article: &Article,
     action: RevisionAction,
@@ -243,14 +268,14 @@ async fn record_change(
     note: &str,
 ) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
-    let mut writes = vec![revision_statement(
+    writes.push(revision_statement(
         backend,
         actor,
         article,
         action,
         changed_fields,
         note,
-    )?];
+    )?);
     writes.extend(event_statements(
         backend,
         &[NewEvent {

@@ -4,17 +4,17 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
-    ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Set, Statement, sea_query::Expr,
 };
 
 use super::{
     super::{
-        Store, WriteTxn,
+        Store,
         entities::{article_live, articles},
     },
-    Bylines, Edition, count_to_column, record_change,
+    Bylines, Edition, count_to_column, list_statements, record_change,
     write::lock_current_article,
-    write_lists,
 };
 use crate::{
     domain::{
@@ -116,29 +116,40 @@ impl Store {
         } else {
             None
         };
-        let article = self
-            .write_row(&txn, row, |update| {
-                update.status = Set(to.as_str().to_owned());
-                update.scheduled_publish_time = Set(scheduled_for);
-                match revision_action {
-                    RevisionAction::Published => mark_live(update, current.publish_time, now),
-                    RevisionAction::Unpublished => update.has_unpublished_changes = Set(false),
-                    _ => {}
-                }
-            })
-            .await?;
+        let backend = txn.get_database_backend();
+        let lists = (
+            current.content.author_ids.clone(),
+            current.content.tags.clone(),
+        );
+        let (update, article) = self.row_change(backend, row, lists, |update| {
+            update.status = Set(to.as_str().to_owned());
+            update.scheduled_publish_time = Set(scheduled_for);
+            match revision_action {
+                RevisionAction::Published => mark_live(update, current.publish_time, now),
+                RevisionAction::Unpublished => update.has_unpublished_changes = Set(false),
+                _ => {}
+            }
+        })?;
+        let mut writes = vec![update];
         match revision_action {
-            RevisionAction::Published => go_live(&txn, &article).await?,
+            RevisionAction::Published => writes.extend(go_live(backend, &article)?),
             // A withdrawn story leaves nothing for readers, and its live
             // bylines no longer hold its authors.
             RevisionAction::Unpublished => {
-                article_live::Entity::delete_by_id(article.id.clone())
-                    .exec(&txn)
-                    .await?;
+                writes.push(article_live::Entity::delete_by_id(article.id.clone()).build(backend));
             }
             _ => {}
         }
-        record_change(&txn, actor, &article, revision_action, &["status"], &note).await?;
+        record_change(
+            &txn,
+            writes,
+            actor,
+            &article,
+            revision_action,
+            &["status"],
+            &note,
+        )
+        .await?;
         txn.commit().await?;
         Ok(article)
     }
@@ -238,17 +249,19 @@ impl Store {
             .await?
             .ok_or_else(|| Error::Internal(format!("article {id} vanished while publishing")))?;
         let first_publish = row.publish_time;
+        let lists = Bylines::working_lists(&txn, id).await?;
         let now = self.now();
-        let article = self
-            .write_row(&txn, row, |update| {
-                update.scheduled_publish_time = Set(None);
-                mark_live(update, first_publish, now);
-            })
-            .await?;
-        go_live(&txn, &article).await?;
+        let backend = txn.get_database_backend();
+        let (update, article) = self.row_change(backend, row, lists, |update| {
+            update.scheduled_publish_time = Set(None);
+            mark_live(update, first_publish, now);
+        })?;
+        let mut writes = vec![update];
+        writes.extend(go_live(backend, &article)?);
         let scheduler = Actor::system("scheduler");
         record_change(
             &txn,
+            writes,
             &scheduler,
             &article,
             RevisionAction::Published,
@@ -289,8 +302,8 @@ fn mark_live(
     update.has_unpublished_changes = Set(false);
 }
 
-/// Makes `article`'s working copy its live version.
-async fn go_live(txn: &WriteTxn, article: &Article) -> Result<(), DbErr> {
+/// The statements that make `article`'s working copy its live version.
+fn go_live(backend: DbBackend, article: &Article) -> Result<Vec<Statement>, DbErr> {
     let live = article_live::ActiveModel {
         article_id: Set(article.id.clone()),
         title: Set(article.content.title.clone()),
@@ -301,18 +314,16 @@ async fn go_live(txn: &WriteTxn, article: &Article) -> Result<(), DbErr> {
         reading_time_minutes: Set(count_to_column(article.reading_time_minutes)),
         revision: Set(article.revision),
     };
-    article_live::Entity::delete_by_id(article.id.clone())
-        .exec(txn)
-        .await?;
-    article_live::Entity::insert(live)
-        .exec_without_returning(txn)
-        .await?;
-    write_lists(
-        txn,
+    let mut statements = vec![
+        article_live::Entity::delete_by_id(article.id.clone()).build(backend),
+        article_live::Entity::insert(live).build(backend),
+    ];
+    statements.extend(list_statements(
+        backend,
         Edition::Live,
         &article.id,
         &article.content.author_ids,
         &article.content.tags,
-    )
-    .await
+    )?);
+    Ok(statements)
 }

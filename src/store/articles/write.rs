@@ -4,7 +4,8 @@
 //! write lock (SQLite) from read to commit, and records its revision and event.
 
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, QuerySelect, Set, sea_query::LockType,
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, QuerySelect, QueryTrait, Set, Statement,
+    TryIntoModel, sea_query::LockType,
 };
 
 use super::{
@@ -15,10 +16,10 @@ use super::{
         request_ids::Creation,
         revisions::find_revision,
     },
-    Bylines, Edition, article_from_row, article_not_found, count_to_column, record_change,
+    Bylines, Edition, article_from_row, article_not_found, count_to_column, list_statements,
+    record_change,
     slug_rows::{article_slug_taken, insert_with_slug, slug_in_use},
     workflow::require_complete,
-    write_lists,
 };
 use crate::{
     domain::{
@@ -93,9 +94,24 @@ impl Store {
             comment_count: 0,
         };
         let row = insert_with_slug(&txn, row, slug).await?;
-        write_lists(&txn, Edition::Working, &id, &author_ids, &tags).await?;
+        let lists = list_statements(
+            txn.get_database_backend(),
+            Edition::Working,
+            &id,
+            &author_ids,
+            &tags,
+        )?;
         let article = article_from_row(row, author_ids, tags)?;
-        record_change(&txn, actor, &article, RevisionAction::Created, &[], "").await?;
+        record_change(
+            &txn,
+            lists,
+            actor,
+            &article,
+            RevisionAction::Created,
+            &[],
+            "",
+        )
+        .await?;
         txn.commit().await?;
         Ok(article)
     }
@@ -164,13 +180,22 @@ impl Store {
     pub async fn delete_article(&self, actor: &Actor, id: &str, etag: &str) -> Result<(), Error> {
         let txn = self.begin_write().await?;
         let row = lock_current_article(&txn, id, etag).await?;
+        let lists = Bylines::working_lists(&txn, id).await?;
         let now = self.now();
-        let article = self
-            .write_row(&txn, row, |update| {
+        let (update, article) =
+            self.row_change(txn.get_database_backend(), row, lists, |update| {
                 update.delete_time = Set(Some(now));
-            })
-            .await?;
-        record_change(&txn, actor, &article, RevisionAction::Deleted, &[], "").await?;
+            })?;
+        record_change(
+            &txn,
+            vec![update],
+            actor,
+            &article,
+            RevisionAction::Deleted,
+            &[],
+            "",
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
@@ -189,12 +214,22 @@ impl Store {
             return Err(Error::AlreadyExists(format!("article {id} is not deleted")));
         }
         check_etag(&row, etag)?;
-        let article = self
-            .write_row(&txn, row, |update| {
+        let lists = Bylines::working_lists(&txn, id).await?;
+        let (update, article) =
+            self.row_change(txn.get_database_backend(), row, lists, |update| {
                 update.delete_time = Set(None);
-            })
-            .await?;
-        record_change(&txn, actor, &article, RevisionAction::Undeleted, &[], "").await?;
+            })?;
+        let writes = vec![update];
+        record_change(
+            &txn,
+            writes,
+            actor,
+            &article,
+            RevisionAction::Undeleted,
+            &[],
+            "",
+        )
+        .await?;
         txn.commit().await?;
         Ok(article)
     }
@@ -270,15 +305,16 @@ impl Store {
             };
             require_complete(&edited, "a scheduled article")?;
         }
+        let backend = txn.get_database_backend();
+        let mut writes = Vec::with_capacity(5);
         if next.author_ids != current.content.author_ids || next.tags != current.content.tags {
-            write_lists(
-                txn,
+            writes = list_statements(
+                backend,
                 Edition::Working,
                 &current.id,
                 &next.author_ids,
                 &next.tags,
-            )
-            .await?;
+            )?;
         }
         let has_unpublished_changes = match current.status {
             ArticleStatus::Published => match live_content(txn, &row).await? {
@@ -288,52 +324,58 @@ impl Store {
             _ => false,
         };
         let (language, slug) = (next.language.clone(), next.slug.clone());
-        let written = self
-            .write_row(txn, row, |update| {
-                update.slug = Set(next.slug.clone());
-                update.language = Set(next.language.clone());
-                update.title = Set(next.title.clone());
-                update.subtitle = Set(next.subtitle.clone());
-                update.body = Set(next.body.clone());
-                update.section = Set(next.section.clone());
-                update.comments_enabled = Set(next.comments_enabled);
-                update.word_count = Set(count_to_column(word_count));
-                update.reading_time_minutes = Set(count_to_column(reading_time_minutes));
-                update.has_unpublished_changes = Set(has_unpublished_changes);
-            })
+        let lists = (next.author_ids.clone(), next.tags.clone());
+        let (update, written) = self.row_change(backend, row, lists, |update| {
+            update.slug = Set(next.slug.clone());
+            update.language = Set(next.language.clone());
+            update.title = Set(next.title.clone());
+            update.subtitle = Set(next.subtitle.clone());
+            update.body = Set(next.body.clone());
+            update.section = Set(next.section.clone());
+            update.comments_enabled = Set(next.comments_enabled);
+            update.word_count = Set(count_to_column(word_count));
+            update.reading_time_minutes = Set(count_to_column(reading_time_minutes));
+            update.has_unpublished_changes = Set(has_unpublished_changes);
+        })?;
+        writes.insert(0, update);
+        let article = Article {
+            content: next,
+            ..written
+        };
+        record_change(txn, writes, actor, &article, action, &changed, "")
             .await
-            .map_err(|error| match error {
+            .map_err(|error| match Error::from(error) {
                 // The check above reads; a concurrent writer can still take
                 // the slug before this write, and the unique index decides.
                 Error::AlreadyExists(_) => article_slug_taken(&language, &slug),
                 other => other,
             })?;
-        let article = Article {
-            content: next,
-            ..written
-        };
-        record_change(txn, actor, &article, action, &changed, "").await?;
         Ok(article)
     }
 
     /// Applies `change` to `row` and stamps it as a new version and revision
-    /// at the current time; returns the article with its working bylines.
-    pub(super) async fn write_row(
+    /// at the current time. Returns the UPDATE that writes it, for the
+    /// caller to run with the change's revision and event (see
+    /// [`record_change`]), and the article as it then is, with `lists` (its
+    /// working bylines and tags, which the row's update leaves as they are).
+    pub(super) fn row_change(
         &self,
-        txn: &WriteTxn,
+        backend: DbBackend,
         row: articles::Model,
+        (author_ids, tags): (Vec<String>, Vec<String>),
         change: impl FnOnce(&mut articles::ActiveModel),
-    ) -> Result<Article, Error> {
+    ) -> Result<(Statement, Article), Error> {
         let (version, revision) = (row.version + 1, row.revision + 1);
         let mut update: articles::ActiveModel = row.into();
         change(&mut update);
         update.update_time = Set(self.now());
         update.version = Set(version);
         update.revision = Set(revision);
-        let updated = update.update(txn).await?;
-        let mut bylines =
-            Bylines::load(txn, Edition::Working, std::slice::from_ref(&updated.id)).await?;
-        bylines.working(updated)
+        let statement = articles::Entity::update(update.clone())
+            .validate()?
+            .build(backend);
+        let article = article_from_row(update.try_into_model()?, author_ids, tags)?;
+        Ok((statement, article))
     }
 }
 
