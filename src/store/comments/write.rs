@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, QueryTrait, Set, Statement,
-    sea_query::{Expr, ExprTrait, LockType},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    QueryTrait, Set, Statement,
+    sea_query::{Alias, Expr, ExprTrait, LockType, Query},
 };
 
 use super::{
@@ -53,7 +53,21 @@ impl Store {
             Creation::New { txn, id, now } => (txn, id, now),
             Creation::Retry(existing) => return self.find_comment(&existing).await,
         };
-        lock_commentable_article(&txn, article_id).await?;
+        let author_key = commenter_key(&new.author_name, &new.author_email);
+        let fingerprint = body_fingerprint(&new.body);
+        let history = lock_commentable_article(
+            &txn,
+            article_id,
+            Commenter {
+                key: &author_key,
+                fingerprint: &fingerprint,
+                since: now - repeat_window(),
+                // Only an address identifies a commenter well enough to hold
+                // their later comments as spam: a name alone is anyone's.
+                identified: !new.author_email.is_empty(),
+            },
+        )
+        .await?;
         let own_key = sort_key(now, &id);
         let (parent_id, depth, thread_id, thread_time, path) = match &new.parent_id {
             None => (None, 1, id.clone(), now, own_key),
@@ -68,26 +82,6 @@ impl Store {
                     path,
                 )
             }
-        };
-        let author_key = commenter_key(&new.author_name, &new.author_email);
-        let fingerprint = body_fingerprint(&new.body);
-        let history = AuthorHistory {
-            repeated_recently: comments::Entity::find()
-                .filter(comments::Column::AuthorKey.eq(&author_key))
-                .filter(comments::Column::BodyFingerprint.eq(&fingerprint))
-                .filter(comments::Column::CreateTime.gt(now - repeat_window()))
-                .count(&txn)
-                .await?
-                > 0,
-            // Only an address identifies a commenter well enough to hold
-            // their later comments as spam: a name alone is anyone's.
-            marked_spam_before: !new.author_email.is_empty()
-                && comments::Entity::find()
-                    .filter(comments::Column::AuthorKey.eq(&author_key))
-                    .filter(comments::Column::Status.eq(CommentStatus::Spam.as_str()))
-                    .count(&txn)
-                    .await?
-                    > 0,
         };
         let verdict = initial_verdict(policy, &new, history);
         let NewComment {
@@ -259,23 +253,79 @@ fn sort_key(time: DateTime<Utc>, id: &str) -> String {
     format!("{:016x}-{id}", Ord::max(time.timestamp_micros(), 0))
 }
 
-/// The article row, locked, if comments may be posted on it now: it exists
-/// and is not deleted (NOT_FOUND), is published and takes comments
-/// (FAILED_PRECONDITION otherwise).
-async fn lock_commentable_article(txn: &WriteTxn, article_id: &str) -> Result<(), Error> {
-    let article = articles::Entity::find_by_id(article_id.to_owned())
+/// Who is posting, as the moderation policy's history looks them up.
+struct Commenter<'a> {
+    key: &'a str,
+    fingerprint: &'a str,
+    /// The start of the repeat window.
+    since: DateTime<Utc>,
+    /// Whether the commenter gave an address (see [`AuthorHistory`]).
+    identified: bool,
+}
+
+/// Locks the article row if comments may be posted on it now: it exists and
+/// is not deleted (NOT_FOUND), is published and takes comments
+/// (FAILED_PRECONDITION otherwise); returns the commenter's history, read
+/// in the same query.
+async fn lock_commentable_article(
+    txn: &WriteTxn,
+    article_id: &str,
+    commenter: Commenter<'_>,
+) -> Result<AuthorHistory, Error> {
+    let repeated = Query::select()
+        .expr(Expr::val(1))
+        .from(comments::Entity)
+        .and_where(comments::Column::AuthorKey.eq(commenter.key))
+        .and_where(comments::Column::BodyFingerprint.eq(commenter.fingerprint))
+        .and_where(comments::Column::CreateTime.gt(commenter.since))
+        .to_owned();
+    let spam = Query::select()
+        .expr(Expr::val(1))
+        .from(comments::Entity)
+        .and_where(comments::Column::AuthorKey.eq(commenter.key))
+        .and_where(comments::Column::Status.eq(CommentStatus::Spam.as_str()))
+        .to_owned();
+    let query = Query::select()
+        .columns([
+            articles::Column::Status,
+            articles::Column::CommentsEnabled,
+            articles::Column::DeleteTime,
+        ])
+        .expr_as(Expr::exists(repeated), Alias::new("repeated"))
+        .expr_as(Expr::exists(spam), Alias::new("spam"))
+        .from(articles::Entity)
+        .and_where(articles::Column::Id.eq(article_id))
         .lock(LockType::NoKeyUpdate)
-        .one(txn)
-        .await?
-        .filter(|article| article.delete_time.is_none())
-        .ok_or_else(|| Error::NotFound(format!("article {article_id} does not exist")))?;
+        .to_owned();
+    let (status, comments_enabled, repeated, spam) = match txn.query_one(&query).await? {
+        Some(row)
+            if row
+                .try_get::<Option<DateTime<Utc>>>("", "delete_time")?
+                .is_none() =>
+        {
+            (
+                row.try_get::<String>("", "status")?,
+                row.try_get::<bool>("", "comments_enabled")?,
+                row.try_get::<bool>("", "repeated")?,
+                row.try_get::<bool>("", "spam")?,
+            )
+        }
+        _ => {
+            return Err(Error::NotFound(format!(
+                "article {article_id} does not exist"
+            )));
+        }
+    };
     let refuse = |description: &str| Error::FailedPrecondition {
         kind: "COMMENTS_CLOSED",
         subject: format!("articles/{article_id}"),
         description: description.to_owned(),
     };
-    match ArticleStatus::parse(&article.status) {
-        Some(ArticleStatus::Published) if article.comments_enabled => Ok(()),
+    match ArticleStatus::parse(&status) {
+        Some(ArticleStatus::Published) if comments_enabled => Ok(AuthorHistory {
+            repeated_recently: repeated,
+            marked_spam_before: commenter.identified && spam,
+        }),
         Some(ArticleStatus::Published) => Err(refuse("comments are disabled on this article")),
         Some(ArticleStatus::Archived) => {
             Err(refuse("comments are closed: the article is archived"))
