@@ -33,13 +33,6 @@ pub(super) async fn checkpoint_after_commits(
             // The writer's own checkpoints still bound the log.
             Err(error) => tracing::warn!(%error, "checkpointing the SQLite log failed"),
         }
-        tokio::time::sleep(
-            std::env::var("CPMS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .map(Duration::from_millis)
-                .unwrap_or(PAUSE),
-        )
-        .await;
+        tokio::time::sleep(PAUSE).await;
     }
 }

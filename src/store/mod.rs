@@ -120,21 +120,14 @@ impl Store {
             DbBackend::Sqlite => {
                 // Kept open: the first write after a quiet spell should not
                 // pay for opening it.
-                let mut writer = connect(
-                    1,
-                    if std::env::var("NOCP").is_err() {
-                        checkpoint::WRITER_CHECKPOINT_PAGES
-                    } else {
-                        1000
-                    },
-                );
+                let mut writer = connect(1, checkpoint::WRITER_CHECKPOINT_PAGES);
                 writer.min_connections(1);
                 Some(sea_orm::Database::connect(writer).await?)
             }
             _ => None,
         };
         let store = Self::over(db, writer);
-        if store.db.get_database_backend() == DbBackend::Sqlite && std::env::var("NOCP").is_err() {
+        if store.db.get_database_backend() == DbBackend::Sqlite {
             tokio::spawn(checkpoint::checkpoint_after_commits(
                 store.db.clone(),
                 store.subscribe_commits(),
