@@ -249,42 +249,66 @@ impl Store {
 }
 
 /// The (article, channel, client) triples of `batch` whose last counted
-/// share falls within the repeat window before `now`.
+/// share falls within the repeat window before `now`. Each triple is looked
+/// up on its own in the repeat index: a lookup by article alone would read
+/// every share of the article in the window, which under load is hundreds.
 async fn recent_counted_shares(
     conn: &impl ConnectionTrait,
     batch: &[NewShare],
     now: DateTime<Utc>,
 ) -> Result<HashSet<(String, ShareChannel, String)>, sea_orm::DbErr> {
-    let hashes: HashSet<&str> = batch
+    let triples: HashSet<(&str, &'static str, &str)> = batch
         .iter()
-        .filter_map(|share| share.client_hash.as_deref())
+        .filter_map(|share| {
+            let hash = share.client_hash.as_deref()?;
+            Some((share.article_id.as_str(), share.channel.as_str(), hash))
+        })
         .collect();
-    if hashes.is_empty() {
+    if triples.is_empty() {
         return Ok(HashSet::new());
     }
-    let articles: HashSet<&str> = batch
-        .iter()
-        .filter(|share| share.client_hash.is_some())
-        .map(|share| share.article_id.as_str())
-        .collect();
-    let recent: Vec<(String, String, Option<String>)> = shares::Entity::find()
-        .select_only()
-        .column(shares::Column::ArticleId)
-        .column(shares::Column::Channel)
-        .column(shares::Column::ClientHash)
-        .filter(shares::Column::ArticleId.is_in(articles.iter().copied()))
-        .filter(shares::Column::Counted.eq(true))
-        .filter(shares::Column::ClientHash.is_in(hashes.iter().copied()))
-        .filter(shares::Column::CreateTime.gt(now - repeat_window()))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    Ok(recent
-        .into_iter()
-        .filter_map(|(article_id, channel, hash)| {
-            Some((article_id, ShareChannel::parse(&channel)?, hash?))
-        })
-        .collect())
+    let backend = conn.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(triples.len() * 3 + 1);
+    let mut rows = Vec::with_capacity(triples.len());
+    for (article_id, channel, hash) in triples {
+        let mut row = Vec::with_capacity(3);
+        for value in [article_id, channel, hash] {
+            values.push(value.into());
+            row.push(placeholder(backend, values.len()));
+        }
+        rows.push(format!("({})", row.join(", ")));
+    }
+    values.push((now - repeat_window()).into());
+    let since = placeholder(backend, values.len());
+    let sql = format!(
+        "WITH batch (article_id, channel, client_hash) AS (VALUES {}) \
+         SELECT s.article_id, s.channel, s.client_hash FROM batch b \
+         JOIN shares s ON s.article_id = b.article_id AND s.channel = b.channel \
+         AND s.client_hash = b.client_hash \
+         WHERE s.counted AND s.create_time > {since}",
+        rows.join(", ")
+    );
+    let mut recent = HashSet::new();
+    for row in conn
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+    {
+        let article_id: String = row.try_get("", "article_id")?;
+        let channel: String = row.try_get("", "channel")?;
+        let hash: String = row.try_get("", "client_hash")?;
+        if let Some(channel) = ShareChannel::parse(&channel) {
+            recent.insert((article_id, channel, hash));
+        }
+    }
+    Ok(recent)
+}
+
+/// The `n`th (from 1) bind parameter's placeholder in `backend`'s SQL.
+fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    }
 }
 
 /// The upsert that adds each count to its article's and channel's total

@@ -109,7 +109,7 @@ impl Writer {
                         .await?;
                     turn.guard.open = Some(open);
                     return Ok(WriteTxn {
-                        backend: DbBackend::Sqlite,
+                        backend: group.connection.get_database_backend(),
                         scope: Some(Scope::Group),
                         turn: Some(turn),
                         commits: self.commits.clone(),
@@ -121,7 +121,7 @@ impl Writer {
                 };
                 match savepoint {
                     Ok(savepoint) => Ok(WriteTxn {
-                        backend: DbBackend::Sqlite,
+                        backend: group.connection.get_database_backend(),
                         scope: Some(Scope::Own(savepoint)),
                         turn: Some(turn),
                         commits: self.commits.clone(),
