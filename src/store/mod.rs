@@ -111,7 +111,7 @@ impl Store {
                 .idle_timeout(None)
                 .max_lifetime(None);
             let db = sea_orm::Database::connect(only).await?;
-            return Ok(Self::over(db.clone(), Some(db)));
+            return Ok(Self::over(db.clone(), Some((db, None))));
         }
         let db =
             sea_orm::Database::connect(connect(options.max_connections, SQLITE_CHECKPOINT_PAGES))
@@ -122,7 +122,8 @@ impl Store {
                 // pay for opening it.
                 let mut writer = connect(1, checkpoint::WRITER_CHECKPOINT_PAGES);
                 writer.min_connections(1);
-                Some(sea_orm::Database::connect(writer).await?)
+                let connection = sea_orm::Database::connect(writer.clone()).await?;
+                Some((connection, Some(writer)))
             }
             _ => None,
         };
@@ -136,11 +137,15 @@ impl Store {
         Ok(store)
     }
 
-    /// The store on `db`, grouping writes on `sqlite_writer` when given.
-    fn over(db: DatabaseConnection, sqlite_writer: Option<DatabaseConnection>) -> Self {
+    /// The store on `db`, grouping writes on `sqlite_writer` when given
+    /// (with the options to open it again, see [`Writer::grouped`]).
+    fn over(
+        db: DatabaseConnection,
+        sqlite_writer: Option<(DatabaseConnection, Option<ConnectOptions>)>,
+    ) -> Self {
         let commits = Arc::new(watch::Sender::new(0));
         let writer = match sqlite_writer {
-            Some(connection) => Writer::grouped(connection, commits.clone()),
+            Some((connection, reopen)) => Writer::grouped(connection, reopen, commits.clone()),
             None => Writer::on_pool(db.clone(), commits.clone()),
         };
         Self {
@@ -219,9 +224,10 @@ impl Store {
                 (pool.size(), pool.num_idle())
             }
             DbBackend::Sqlite => {
+                let writer = self.writer.connection();
                 let (pool, writer) = (
                     self.db.get_sqlite_connection_pool(),
-                    self.writer.connection().get_sqlite_connection_pool(),
+                    writer.get_sqlite_connection_pool(),
                 );
                 (
                     pool.size() + writer.size(),
@@ -300,6 +306,13 @@ async fn execute_in_order(
     let mut sql = String::new();
     let mut values = Vec::new();
     for statement in statements {
+        // The values bind in order only to anonymous `?` placeholders,
+        // which is all sea-query writes for SQLite.
+        debug_assert!(
+            !statement.sql.contains("?1") && !statement.sql.contains('$'),
+            "a numbered placeholder in {}",
+            statement.sql
+        );
         sql.push_str(&statement.sql);
         sql.push_str(";\n");
         values.extend(statement.values.map(|bound| bound.0).unwrap_or_default());

@@ -3,6 +3,10 @@
 //! shares, and one commit (one fsync) makes the whole group durable before
 //! any member answers. On PostgreSQL each write is a transaction of its own
 //! on the pool, and PostgreSQL groups concurrent commits' flushes itself.
+//!
+//! Savepoints are named and run here rather than through sea-orm's nested
+//! transactions: a nested transaction cut off while it begins queues a
+//! rollback that sqlx runs one level too high, on the group's transaction.
 
 use std::sync::{
     Arc, Weak,
@@ -10,9 +14,9 @@ use std::sync::{
 };
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
-    QueryResult, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
-    prelude::async_trait,
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    ExecResult, QueryResult, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait, prelude::async_trait,
 };
 use tokio::{
     sync::{Mutex, Notify, OwnedMutexGuard, watch},
@@ -47,14 +51,19 @@ impl Writer {
         }
     }
 
-    /// Writes grouped on `connection`, a pool of one SQLite connection.
+    /// Writes grouped on `connection`, a pool of one SQLite connection,
+    /// opened again from `reopen` if a failed commit or rollback leaves its
+    /// state in doubt (never for an in-memory database, which would come
+    /// back empty).
     pub(super) fn grouped(
         connection: DatabaseConnection,
+        reopen: Option<ConnectOptions>,
         commits: Arc<watch::Sender<u64>>,
     ) -> Self {
         let due = Arc::new(Notify::new());
         let group = Arc::new(GroupCommit {
-            connection,
+            connection: std::sync::Mutex::new(connection),
+            reopen,
             group: Arc::new(Mutex::new(Group::default())),
             queued: AtomicUsize::new(0),
             due: due.clone(),
@@ -68,71 +77,72 @@ impl Writer {
     }
 
     /// The connection writes use, for pool metrics and closing.
-    pub(super) fn connection(&self) -> &DatabaseConnection {
+    pub(super) fn connection(&self) -> DatabaseConnection {
         match &self.mode {
-            Mode::Pool(pool) => pool,
-            Mode::Group(group) => &group.connection,
+            Mode::Pool(pool) => pool.clone(),
+            Mode::Group(group) => group.connection(),
         }
     }
 
     /// Starts a write. On SQLite this waits for the writer connection's
-    /// turn and opens a savepoint; the group's transaction takes the write
-    /// lock at BEGIN (IMMEDIATE), since a deferred transaction that read
-    /// first could not upgrade to a writer once another process had
-    /// committed, and would fail at once instead of waiting out the busy
-    /// timeout.
+    /// turn, then opens the group's transaction or a savepoint in it. The
+    /// transaction takes the write lock at BEGIN (IMMEDIATE), since a
+    /// deferred transaction that read first could not upgrade to a writer
+    /// once another process had committed, and would fail at once instead
+    /// of waiting out the busy timeout.
     pub(super) async fn begin(&self) -> Result<WriteTxn, DbErr> {
-        match &self.mode {
-            Mode::Pool(pool) => Ok(WriteTxn {
-                backend: pool.get_database_backend(),
-                scope: Some(Scope::Own(pool.begin().await?)),
-                turn: None,
-                commits: self.commits.clone(),
-            }),
-            Mode::Group(group) => {
-                let mut turn = group.turn().await;
-                if turn.guard.broken {
-                    turn = turn.finish_group().await.map_err(|error| {
-                        DbErr::Custom(format!("committing a group of writes failed: {error}"))
-                    })?;
-                }
-                if turn.guard.open.is_none() {
-                    // The group's first write needs no savepoint: if it
-                    // fails, the whole transaction, which holds nothing
-                    // else, is rolled back.
-                    let open = group
-                        .connection
-                        .begin_with_options(TransactionOptions {
-                            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                            ..TransactionOptions::default()
-                        })
-                        .await?;
-                    turn.guard.open = Some(open);
-                    return Ok(WriteTxn {
-                        backend: group.connection.get_database_backend(),
-                        scope: Some(Scope::Group),
-                        turn: Some(turn),
-                        commits: self.commits.clone(),
-                    });
-                }
-                let savepoint = match &turn.guard.open {
-                    Some(open) => open.begin().await,
-                    None => Err(DbErr::Custom("the group's transaction is not open".into())),
-                };
-                match savepoint {
-                    Ok(savepoint) => Ok(WriteTxn {
-                        backend: group.connection.get_database_backend(),
-                        scope: Some(Scope::Own(savepoint)),
-                        turn: Some(turn),
-                        commits: self.commits.clone(),
-                    }),
-                    Err(error) => {
-                        turn.guard.broken = true;
-                        Err(error)
-                    }
-                }
+        let writer = match &self.mode {
+            Mode::Pool(pool) => {
+                return Ok(WriteTxn {
+                    backend: pool.get_database_backend(),
+                    scope: Some(Scope::Own(pool.begin().await?)),
+                    turn: None,
+                    commits: self.commits.clone(),
+                });
             }
+            Mode::Group(writer) => writer,
+        };
+        let mut turn = writer.turn().await;
+        if !matches!(turn.guard.unsettled, Unsettled::Nothing) {
+            turn = turn.settle().await?;
         }
+        let connection = writer.connection();
+        let backend = connection.get_database_backend();
+        if turn.guard.open.is_none() {
+            // The group's first write needs no savepoint: if it fails, the
+            // whole transaction, which holds nothing else, is rolled back.
+            let open = connection
+                .begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..TransactionOptions::default()
+                })
+                .await?;
+            turn.guard.open = Some(open);
+            return Ok(WriteTxn {
+                backend,
+                scope: Some(Scope::First),
+                turn: Some(turn),
+                commits: self.commits.clone(),
+            });
+        }
+        turn.guard.savepoints += 1;
+        let savepoint = format!("write_{}", turn.guard.savepoints);
+        // Cut off before the answer, nobody knows whether the savepoint
+        // exists: the next to hold the turn gives the group up.
+        turn.guard.unsettled = Unsettled::Unknown;
+        turn.guard
+            .open
+            .as_ref()
+            .ok_or_else(|| DbErr::Custom("the group's transaction is not open".into()))?
+            .execute_unprepared(&format!("SAVEPOINT {savepoint}"))
+            .await?;
+        turn.guard.unsettled = Unsettled::Nothing;
+        Ok(WriteTxn {
+            backend,
+            scope: Some(Scope::Savepoint(savepoint)),
+            turn: Some(turn),
+            commits: self.commits.clone(),
+        })
     }
 
     /// Writes waiting for the writer's turn (SQLite; always 0 on
@@ -147,16 +157,22 @@ impl Writer {
     /// Commits the open group, if any, so that nothing waits on a pool
     /// about to close.
     pub(super) async fn flush(&self) {
-        if let Mode::Group(group) = &self.mode {
-            let mut guard = group.group.clone().lock_owned().await;
-            group.finish(&mut guard).await;
+        if let Mode::Group(writer) = &self.mode {
+            let writer = writer.clone();
+            let guard = writer.group.clone().lock_owned().await;
+            let turn = Turn { guard, writer };
+            if let Err(error) = turn.finish_group().await {
+                tracing::error!(%error, "committing the last group of writes failed");
+            }
         }
     }
 }
 
 /// The SQLite writer connection and the group writing on it.
 struct GroupCommit {
-    connection: DatabaseConnection,
+    /// A pool of one connection. std's mutex: held only to clone or swap.
+    connection: std::sync::Mutex<DatabaseConnection>,
+    reopen: Option<ConnectOptions>,
     group: Arc<Mutex<Group>>,
     /// Writes waiting for the turn.
     queued: AtomicUsize,
@@ -182,17 +198,17 @@ impl Drop for GroupCommit {
 
 /// The group of writes that will commit together.
 struct Group {
-    /// The transaction the members' savepoints live in, while it is open.
+    /// The transaction the group's writes are in, while it is open.
     open: Option<DatabaseTransaction>,
     /// How the open group's commit went, for the members waiting on it.
     outcome: watch::Sender<Option<Result<(), Error>>>,
-    /// Writes that released their savepoint into the open group.
+    /// Writes that are done and wait for the group's commit.
     members: usize,
-    /// A member left its savepoint neither released nor rolled back (its
-    /// request failed or was cancelled): the queued rollback to the
-    /// savepoint may not have restored a sound transaction, so the group
-    /// commits what its members released before anyone writes in it again.
-    broken: bool,
+    /// Savepoints opened so far, for their names.
+    savepoints: u64,
+    /// What the last holder of the turn left undone, settled before the
+    /// connection does anything else.
+    unsettled: Unsettled,
 }
 
 impl Default for Group {
@@ -201,12 +217,36 @@ impl Default for Group {
             open: None,
             outcome: watch::channel(None).0,
             members: 0,
-            broken: false,
+            savepoints: 0,
+            unsettled: Unsettled::Nothing,
         }
     }
 }
 
+/// What a write that left the turn without finishing leaves to undo.
+#[derive(Debug, PartialEq, Eq)]
+enum Unsettled {
+    Nothing,
+    /// A write in this savepoint failed or was cancelled: its changes are
+    /// rolled back, and the writes before it stay.
+    Savepoint(String),
+    /// The group's first write failed or was cancelled: the transaction
+    /// holds only its changes, and is rolled back.
+    FirstWrite,
+    /// A write was cut off while the connection worked on its savepoint, or
+    /// undoing one failed: what the transaction holds is unknown, so the
+    /// whole group is rolled back and its members hear an error.
+    Unknown,
+}
+
 impl GroupCommit {
+    fn connection(&self) -> DatabaseConnection {
+        match self.connection.lock() {
+            Ok(connection) => connection.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     async fn turn(self: &Arc<Self>) -> Turn {
         let queued = Queued::join(&self.queued);
         let guard = self.group.clone().lock_owned().await;
@@ -217,9 +257,48 @@ impl GroupCommit {
         }
     }
 
+    /// Undoes what the last holder of the turn left undone.
+    async fn settle(&self, group: &mut Group) {
+        match std::mem::replace(&mut group.unsettled, Unsettled::Unknown) {
+            Unsettled::Nothing => group.unsettled = Unsettled::Nothing,
+            Unsettled::Savepoint(savepoint) => {
+                let undo = format!("ROLLBACK TO {savepoint}; RELEASE {savepoint}");
+                let undone = match &group.open {
+                    Some(open) => open.execute_unprepared(&undo).await.map(drop),
+                    None => Err(DbErr::Custom("the group's transaction is not open".into())),
+                };
+                match undone {
+                    Ok(()) => group.unsettled = Unsettled::Nothing,
+                    Err(error) => {
+                        tracing::error!(%error, "undoing a failed write's savepoint failed");
+                        self.give_up(group).await;
+                    }
+                }
+            }
+            Unsettled::FirstWrite | Unsettled::Unknown => self.give_up(group).await,
+        }
+    }
+
+    /// Rolls the group back; its members hear that nothing was written.
+    async fn give_up(&self, group: &mut Group) {
+        if let Some(open) = group.open.take()
+            && let Err(error) = open.rollback().await
+        {
+            tracing::error!(%error, "rolling back a group of writes failed");
+            self.reopen().await;
+        }
+        group.unsettled = Unsettled::Nothing;
+        answer(
+            group,
+            Err(Error::Unavailable(
+                "a write committed with this one was cut off, and neither was made; retry".into(),
+            )),
+        );
+    }
+
     /// Commits the open group and tells its members how that went.
     async fn finish(&self, group: &mut Group) {
-        group.broken = false;
+        self.settle(group).await;
         let Some(open) = group.open.take() else {
             return;
         };
@@ -229,17 +308,49 @@ impl GroupCommit {
                 self.commits.send_modify(|count| *count += 1);
                 metrics::histogram!("db_commit_group_writes").record(group.members as f64);
             }
-            // Each member logs it once more as it answers.
-            Err(error) => tracing::error!(%error, "committing a group of writes failed"),
+            Err(error) => {
+                // Each member logs it once more as it answers.
+                tracing::error!(%error, "committing a group of writes failed");
+                self.reopen().await;
+            }
         }
-        group.members = 0;
-        let outcome = std::mem::replace(&mut group.outcome, watch::channel(None).0);
-        outcome.send_replace(Some(result));
+        answer(group, result);
+    }
+
+    /// Replaces the writer connection after a failed commit or rollback:
+    /// SQLite may have ended the transaction itself (a full disk, an I/O
+    /// error), and sqlx would go on treating the connection as inside it,
+    /// turning the next BEGIN into a savepoint that never commits.
+    async fn reopen(&self) {
+        let Some(options) = &self.reopen else {
+            return;
+        };
+        match sea_orm::Database::connect(options.clone()).await {
+            Ok(fresh) => {
+                let stale = match self.connection.lock() {
+                    Ok(mut connection) => std::mem::replace(&mut *connection, fresh),
+                    Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), fresh),
+                };
+                tokio::spawn(async move {
+                    if let Err(error) = stale.close().await {
+                        tracing::warn!(%error, "closing the replaced writer connection failed");
+                    }
+                });
+            }
+            Err(error) => tracing::error!(%error, "opening a new writer connection failed"),
+        }
     }
 }
 
+/// Tells the group's members how it ended, and starts the next group.
+fn answer(group: &mut Group, result: Result<(), Error>) {
+    group.members = 0;
+    let outcome = std::mem::replace(&mut group.outcome, watch::channel(None).0);
+    outcome.send_replace(Some(result));
+}
+
 /// The committer: whenever the group's transaction is left open with
-/// nobody holding the turn, it queues for the turn and commits. Writers
+/// nobody holding the turn, it queues for the turn and commits. Writes
 /// that queued before it join the group first, so under load a group grows
 /// to the queue's length and one fsync serves all of it. (A write that
 /// finds nobody queued behind it commits its group itself.)
@@ -249,8 +360,11 @@ async fn commit_groups(writer: Weak<GroupCommit>, due: Arc<Notify>) {
         let Some(writer) = writer.upgrade() else {
             return;
         };
-        let mut guard = writer.group.clone().lock_owned().await;
-        writer.finish(&mut guard).await;
+        let guard = writer.group.clone().lock_owned().await;
+        let turn = Turn { guard, writer };
+        if let Err(error) = turn.finish_group().await {
+            tracing::error!(%error, "the group committer failed");
+        }
     }
 }
 
@@ -278,6 +392,18 @@ struct Turn {
 }
 
 impl Turn {
+    /// Settles what the last holder left undone, in a task of its own (see
+    /// [`Turn::finish_group`]), and hands the turn back.
+    async fn settle(mut self) -> Result<Turn, DbErr> {
+        tokio::spawn(async move {
+            let writer = self.writer.clone();
+            writer.settle(&mut self.guard).await;
+            self
+        })
+        .await
+        .map_err(|error| DbErr::Custom(format!("settling the writer connection failed: {error}")))
+    }
+
     /// Commits the open group in a task of its own, so that cancelling the
     /// caller cannot cut the commit short: a commit cut short would leave
     /// its group's members without an answer. The task hands the turn
@@ -293,10 +419,10 @@ impl Turn {
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        // Whoever leaves the group's transaction open calls the committer,
-        // so that it never stays open (holding SQLite's write lock) with
-        // nobody coming.
-        if self.guard.open.is_some() {
+        // Whoever leaves the group's transaction open, or something to
+        // undo, calls the committer, so that it never stays so (holding
+        // SQLite's write lock) with nobody coming.
+        if self.guard.open.is_some() || self.guard.unsettled != Unsettled::Nothing {
             self.writer.due.notify_one();
         }
     }
@@ -307,8 +433,6 @@ impl Drop for Turn {
 /// Dropped without [`WriteTxn::commit`], it is rolled back.
 pub(super) struct WriteTxn {
     backend: DbBackend,
-    /// Declared before `turn`: dropped first, its rollback is queued on the
-    /// connection before the next writer gets the turn.
     scope: Option<Scope>,
     turn: Option<Turn>,
     commits: Arc<watch::Sender<u64>>,
@@ -316,11 +440,13 @@ pub(super) struct WriteTxn {
 
 /// Where a write's statements run.
 enum Scope {
-    /// A transaction (PostgreSQL) or savepoint (SQLite) of its own.
+    /// PostgreSQL: a transaction of its own.
     Own(DatabaseTransaction),
-    /// The group's transaction itself, which the write opened: nothing else
-    /// is in it yet.
-    Group,
+    /// SQLite: the group's transaction, which this write opened: nothing
+    /// else is in it yet.
+    First,
+    /// SQLite: this savepoint in the group's transaction.
+    Savepoint(String),
 }
 
 impl std::fmt::Debug for WriteTxn {
@@ -335,7 +461,9 @@ impl WriteTxn {
     fn txn(&self) -> Result<&DatabaseTransaction, DbErr> {
         match &self.scope {
             Some(Scope::Own(txn)) => Some(txn),
-            Some(Scope::Group) => self.turn.as_ref().and_then(|turn| turn.guard.open.as_ref()),
+            Some(Scope::First | Scope::Savepoint(_)) => {
+                self.turn.as_ref().and_then(|turn| turn.guard.open.as_ref())
+            }
             None => None,
         }
         .ok_or_else(|| DbErr::Custom("the write has ended".into()))
@@ -352,11 +480,15 @@ impl WriteTxn {
             self.commits.send_modify(|count| *count += 1);
             return Ok(());
         };
-        if let Scope::Own(savepoint) = scope
-            && let Err(error) = savepoint.commit().await
-        {
-            turn.guard.broken = true;
-            return Err(error.into());
+        if let Scope::Savepoint(savepoint) = scope {
+            turn.guard.unsettled = Unsettled::Unknown;
+            turn.guard
+                .open
+                .as_ref()
+                .ok_or_else(ended)?
+                .execute_unprepared(&format!("RELEASE {savepoint}"))
+                .await?;
+            turn.guard.unsettled = Unsettled::Nothing;
         }
         turn.guard.members += 1;
         let mut outcome = turn.guard.outcome.subscribe();
@@ -375,22 +507,14 @@ impl WriteTxn {
         committed.unwrap_or_else(|| Err(ended()))
     }
 
-    /// Undoes the write.
+    /// Undoes the write. On SQLite the undoing is left to whoever holds the
+    /// turn next, before anything else: nothing else can see the write
+    /// meanwhile, nor write.
     pub(super) async fn rollback(mut self) -> Result<(), Error> {
-        let scope = self.scope.take().ok_or_else(ended)?;
-        let result = match scope {
-            Scope::Own(txn) => txn.rollback().await,
-            Scope::Group => match self.turn.as_mut().and_then(|turn| turn.guard.open.take()) {
-                Some(open) => open.rollback().await,
-                None => Ok(()),
-            },
-        };
-        if result.is_err()
-            && let Some(turn) = &mut self.turn
-        {
-            turn.guard.broken = true;
+        if let Some(Scope::Own(txn)) = self.scope.take() {
+            txn.rollback().await?;
         }
-        Ok(result?)
+        Ok(())
     }
 }
 
@@ -400,16 +524,17 @@ fn ended() -> Error {
 
 impl Drop for WriteTxn {
     fn drop(&mut self) {
-        let (Some(scope), Some(turn)) = (&self.scope, &mut self.turn) else {
+        let (Some(scope), Some(turn)) = (self.scope.take(), &mut self.turn) else {
             return;
         };
-        match scope {
-            // Its rollback to the savepoint is queued as the savepoint
-            // drops; whether that leaves a sound transaction is unknown.
-            Scope::Own(_) => turn.guard.broken = true,
-            // Dropped, the group's transaction queues its rollback: it
-            // held this write alone.
-            Scope::Group => drop(turn.guard.open.take()),
+        // A write cut off while its savepoint was opened or released has
+        // left `Unknown`, which stays.
+        if turn.guard.unsettled == Unsettled::Nothing {
+            turn.guard.unsettled = match scope {
+                Scope::Savepoint(savepoint) => Unsettled::Savepoint(savepoint),
+                Scope::First => Unsettled::FirstWrite,
+                Scope::Own(_) => Unsettled::Nothing,
+            };
         }
     }
 }
@@ -438,5 +563,167 @@ impl ConnectionTrait for WriteTxn {
 
     fn support_returning(&self) -> bool {
         self.txn().is_ok_and(ConnectionTrait::support_returning)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    use super::super::{Store, StoreOptions};
+
+    /// A store on a fresh SQLite file, with a table to write rows to.
+    async fn scratch() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+        let store = Store::connect(&StoreOptions {
+            url,
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(5),
+        })
+        .await
+        .expect("open the store");
+        store
+            .db
+            .execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            .await
+            .expect("create the table");
+        (store, dir)
+    }
+
+    async fn insert(txn: &super::WriteTxn, id: i64) {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "INSERT INTO t (id) VALUES (?)",
+            [id.into()],
+        ))
+        .await
+        .expect("insert");
+    }
+
+    async fn stored(store: &Store) -> Vec<i64> {
+        store
+            .db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT id FROM t ORDER BY id",
+            ))
+            .await
+            .expect("read the table")
+            .into_iter()
+            .map(|row| row.try_get::<i64>("", "id").expect("an id"))
+            .collect()
+    }
+
+    /// Lets other tasks run until `n` writes queue for the turn.
+    async fn until_queued(store: &Store, n: usize) {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while store.writes_waiting() < n {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the writes queue");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_write_leaves_its_group_and_the_others_commit_together() {
+        let (store, _dir) = scratch().await;
+        let commits_before = store.local_commits();
+        let first = store.writer.begin().await.expect("begin");
+        insert(&first, 1).await;
+        let failing = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let txn = store.writer.begin().await.expect("begin");
+                insert(&txn, 2).await;
+                // Dropped without a commit: the request failed.
+            }
+        });
+        until_queued(&store, 1).await;
+        let last = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let txn = store.writer.begin().await.expect("begin");
+                insert(&txn, 3).await;
+                txn.commit().await
+            }
+        });
+        until_queued(&store, 2).await;
+
+        first.commit().await.expect("the first write commits");
+        failing.await.expect("the failing write's task");
+        last.await
+            .expect("the last write's task")
+            .expect("the last write commits");
+        assert_eq!(stored(&store).await, [1, 3]);
+        assert_eq!(
+            store.local_commits() - commits_before,
+            1,
+            "one commit for both"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_cut_off_anywhere_never_take_an_acknowledged_one_with_them() {
+        let (store, _dir) = scratch().await;
+        let mut acknowledged = Vec::new();
+        let mut cut_off = 0;
+        // Waves of writes with a fixed sequence of deadlines, from none to
+        // a few milliseconds, cutting writes off at every stage: queued,
+        // opening their savepoint, inserting, releasing, waiting for the
+        // commit.
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for wave in 0..40_i64 {
+            let mut writes = tokio::task::JoinSet::new();
+            for n in 0..10_i64 {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let deadline = Duration::from_micros((seed >> 33) % 4_000);
+                let id = wave * 10 + n;
+                let store = store.clone();
+                writes.spawn(async move {
+                    let write = async {
+                        let txn = store.writer.begin().await?;
+                        insert(&txn, id).await;
+                        tokio::task::yield_now().await;
+                        txn.commit()
+                            .await
+                            .map_err(|error| sea_orm::DbErr::Custom(error.to_string()))
+                    };
+                    match tokio::time::timeout(deadline, write).await {
+                        Ok(Ok(())) => Some(id),
+                        _ => None,
+                    }
+                });
+            }
+            while let Some(joined) = writes.join_next().await {
+                match joined.expect("a write's task") {
+                    Some(id) => acknowledged.push(id),
+                    None => cut_off += 1,
+                }
+            }
+        }
+        assert!(
+            acknowledged.len() >= 20 && cut_off >= 20,
+            "the deadlines should cut some writes off and let others finish: \
+             {} acknowledged, {cut_off} cut off",
+            acknowledged.len()
+        );
+        // The writer goes on working, and then everything settles.
+        let after = store.writer.begin().await.expect("a write after them");
+        insert(&after, 1_000).await;
+        after.commit().await.expect("the write after them commits");
+        let stored = stored(&store).await;
+        for id in &acknowledged {
+            assert!(
+                stored.contains(id),
+                "write {id} was acknowledged but is not stored"
+            );
+        }
+        assert!(stored.contains(&1_000));
     }
 }

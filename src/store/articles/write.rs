@@ -346,8 +346,9 @@ impl Store {
             .await
             .map_err(|error| match Error::from(error) {
                 // The check above reads; a concurrent writer can still take
-                // the slug before this write, and the unique index decides.
-                Error::AlreadyExists(_) => article_slug_taken(&language, &slug),
+                // the slug before this write, and the unique index decides
+                // (only a moved article can meet it).
+                Error::AlreadyExists(_) if moves => article_slug_taken(&language, &slug),
                 other => other,
             })?;
         Ok(article)

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    QueryTrait, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, QueryTrait, Set, Statement,
     sea_query::{Alias, Expr, ExprTrait, LockType, Query},
 };
 
@@ -265,8 +265,11 @@ struct Commenter<'a> {
 
 /// Locks the article row if comments may be posted on it now: it exists and
 /// is not deleted (NOT_FOUND), is published and takes comments
-/// (FAILED_PRECONDITION otherwise); returns the commenter's history, read
-/// in the same query.
+/// (FAILED_PRECONDITION otherwise); returns the commenter's history. On
+/// SQLite, whose writers take turns, both come in one query. On PostgreSQL
+/// the history is read after the lock is held: a query that waited for the
+/// lock would still see the comments of its snapshot, from before the
+/// writer it waited for committed (a double post would count as new).
 async fn lock_commentable_article(
     txn: &WriteTxn,
     article_id: &str,
@@ -285,37 +288,48 @@ async fn lock_commentable_article(
         .and_where(comments::Column::AuthorKey.eq(commenter.key))
         .and_where(comments::Column::Status.eq(CommentStatus::Spam.as_str()))
         .to_owned();
-    let query = Query::select()
+    let history = Query::select()
+        .expr_as(Expr::exists(repeated), Alias::new("repeated"))
+        .expr_as(Expr::exists(spam), Alias::new("spam"))
+        .to_owned();
+    let together = txn.get_database_backend() == DbBackend::Sqlite;
+    let mut query = if together {
+        history.clone()
+    } else {
+        Query::select()
+    };
+    query
         .columns([
             articles::Column::Status,
             articles::Column::CommentsEnabled,
             articles::Column::DeleteTime,
         ])
-        .expr_as(Expr::exists(repeated), Alias::new("repeated"))
-        .expr_as(Expr::exists(spam), Alias::new("spam"))
         .from(articles::Entity)
         .and_where(articles::Column::Id.eq(article_id))
-        .lock(LockType::NoKeyUpdate)
-        .to_owned();
-    let (status, comments_enabled, repeated, spam) = match txn.query_one(&query).await? {
-        Some(row)
-            if row
-                .try_get::<Option<DateTime<Utc>>>("", "delete_time")?
-                .is_none() =>
-        {
-            (
-                row.try_get::<String>("", "status")?,
-                row.try_get::<bool>("", "comments_enabled")?,
-                row.try_get::<bool>("", "repeated")?,
-                row.try_get::<bool>("", "spam")?,
-            )
-        }
-        _ => {
-            return Err(Error::NotFound(format!(
-                "article {article_id} does not exist"
-            )));
-        }
+        .lock(LockType::NoKeyUpdate);
+    let not_found = || Error::NotFound(format!("article {article_id} does not exist"));
+    let article = txn.query_one(&query).await?.ok_or_else(not_found)?;
+    if article
+        .try_get::<Option<DateTime<Utc>>>("", "delete_time")?
+        .is_some()
+    {
+        return Err(not_found());
+    }
+    let (status, comments_enabled) = (
+        article.try_get::<String>("", "status")?,
+        article.try_get::<bool>("", "comments_enabled")?,
+    );
+    let history = if together {
+        article
+    } else {
+        txn.query_one(&history)
+            .await?
+            .ok_or_else(|| Error::Internal("a SELECT without FROM returned no row".into()))?
     };
+    let (repeated, spam) = (
+        history.try_get::<bool>("", "repeated")?,
+        history.try_get::<bool>("", "spam")?,
+    );
     let refuse = |description: &str| Error::FailedPrecondition {
         kind: "COMMENTS_CLOSED",
         subject: format!("articles/{article_id}"),

@@ -282,6 +282,11 @@ impl TestApp {
         }
     }
 
+    /// How many commits the server has made so far.
+    pub fn commits(&self) -> u64 {
+        self.store.local_commits()
+    }
+
     /// Writes queued for the server's SQLite writer connection (0 on
     /// PostgreSQL).
     pub fn writes_waiting(&self) -> usize {
