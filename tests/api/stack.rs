@@ -203,7 +203,7 @@ async fn a_request_cut_off_by_its_deadline_leaves_no_write_behind() {
     })
     .await;
     let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
-    let events_before = all_events(&app).await.len();
+    let events_before = app.all_events().await.len();
     let lock = WriteLock::hold(&app.database).await;
 
     // The client's deadline, and (with none) the server's maximum.
@@ -255,20 +255,7 @@ async fn a_request_cut_off_by_its_deadline_leaves_no_write_behind() {
         .map(|article| article.title)
         .collect();
     assert_eq!(titles, ["يُحفظ"]);
-    assert_eq!(all_events(&app).await.len(), events_before + 1);
-}
-
-async fn all_events(app: &TestApp) -> Vec<pb::Event> {
-    app.events
-        .clone()
-        .list_events(pb::ListEventsRequest {
-            page_size: 1000,
-            ..Default::default()
-        })
-        .await
-        .expect("events")
-        .into_inner()
-        .events
+    assert_eq!(app.all_events().await.len(), events_before + 1);
 }
 
 #[tokio::test]

@@ -36,7 +36,7 @@ async fn writes_that_fail_beside_others_leave_nothing_and_the_others_are_all_sto
         .await
         .expect("an edit that makes the first etag stale")
         .into_inner();
-    let events_before = count_events(&app).await;
+    let events_before = app.all_events().await.len();
     let commits_before = app.commits();
 
     let lock = WriteLock::hold(&app.database).await;
@@ -142,7 +142,7 @@ async fn writes_that_fail_beside_others_leave_nothing_and_the_others_are_all_sto
         unpublished.title
     );
     // An event for each stored write, and none for the refused ones.
-    assert_eq!(count_events(&app).await, events_before + 8);
+    assert_eq!(app.all_events().await.len(), events_before + 8);
     if !app.database.is_postgres() {
         let commits = app.commits() - commits_before;
         assert!(
@@ -204,18 +204,4 @@ async fn wait_until_queued(app: &TestApp) {
     tokio::time::timeout(std::time::Duration::from_secs(4), queued)
         .await
         .expect("every write queues for the writer");
-}
-
-async fn count_events(app: &TestApp) -> usize {
-    app.events
-        .clone()
-        .list_events(pb::ListEventsRequest {
-            page_size: 1000,
-            ..Default::default()
-        })
-        .await
-        .expect("events")
-        .into_inner()
-        .events
-        .len()
 }

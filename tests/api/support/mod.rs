@@ -282,6 +282,20 @@ impl TestApp {
         }
     }
 
+    /// The change feed's first thousand events, oldest first.
+    pub async fn all_events(&self) -> Vec<pb::Event> {
+        self.events
+            .clone()
+            .list_events(pb::ListEventsRequest {
+                page_size: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("events")
+            .into_inner()
+            .events
+    }
+
     /// How many commits the server has made so far.
     pub fn commits(&self) -> u64 {
         self.store.local_commits()
