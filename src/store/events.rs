@@ -19,20 +19,18 @@ use crate::{
     error::Error,
 };
 
-/// Key of the PostgreSQL advisory lock that orders event commits ("news").
-const EVENT_ORDER_LOCK: i64 = 0x6e65_7773;
-
 /// Appends an event to the log, inside the transaction of the change; it
 /// must be the transaction's last statement before commit.
 ///
 /// A sequence number is taken at insert but becomes visible at commit. If
 /// two transactions could commit in the other order, a reader could see
-/// number 11, page past it, and never see 10. On PostgreSQL the insert
-/// therefore takes a transaction-scoped advisory lock, which PostgreSQL
-/// releases only once the commit is visible: whoever inserts next gets a
-/// higher number and commits later. Writers only queue for the final insert
-/// and commit; everything before runs concurrently. On SQLite writers are
-/// serialised already.
+/// number 11, page past it, and never see 10. On PostgreSQL a trigger on the
+/// log (migration 6) therefore takes a transaction-scoped advisory lock
+/// before the insert draws its numbers, and PostgreSQL releases it only once
+/// the commit is visible: whoever inserts next gets a higher number and
+/// commits later. Writers only queue for the final insert and commit;
+/// everything before runs concurrently. On SQLite writers are serialised
+/// already.
 pub(super) async fn append_event(
     conn: &impl ConnectionTrait,
     event: NewEvent<'_>,
@@ -92,15 +90,7 @@ pub(super) fn event_statements(
             ..Default::default()
         });
     }
-    let mut statements = Vec::with_capacity(2);
-    if backend == DbBackend::Postgres {
-        statements.push(Statement::from_string(
-            backend,
-            format!("SELECT pg_advisory_xact_lock({EVENT_ORDER_LOCK})"),
-        ));
-    }
-    statements.push(events::Entity::insert_many(rows).build(backend));
-    Ok(statements)
+    Ok(vec![events::Entity::insert_many(rows).build(backend)])
 }
 
 impl Store {

@@ -1,0 +1,53 @@
+//! On PostgreSQL, the advisory lock that makes events commit in sequence
+//! order is taken by a trigger on the event log rather than by a statement
+//! of its own. The lock is held from the event's insert until the commit is
+//! durable, and writes queue for it one at a time; as a separate statement it
+//! added a round trip between server and database to that queue's every turn.
+//! The trigger also orders an insert that forgot to take the lock. SQLite
+//! serialises writers already and needs nothing.
+
+use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+/// Runs before the statement's rows are formed, so before their sequence
+/// numbers are drawn: whoever draws a number holds the lock until its commit
+/// is visible, and whoever draws the next one commits later. The key is the
+/// one the server took before this migration ("news").
+const UP: &str = "
+CREATE FUNCTION newsdesk_order_event_commits() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(1852143475);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER events_commit_in_sequence_order
+    BEFORE INSERT ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION newsdesk_order_event_commits();
+";
+
+const DOWN: &str = "
+DROP TRIGGER events_commit_in_sequence_order ON events;
+DROP FUNCTION newsdesk_order_event_commits();
+";
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        manager.get_connection().execute_unprepared(UP).await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        manager.get_connection().execute_unprepared(DOWN).await?;
+        Ok(())
+    }
+}
