@@ -14,7 +14,10 @@ pub struct Migration;
 /// Runs before the statement's rows are formed, so before their sequence
 /// numbers are drawn: whoever draws a number holds the lock until its commit
 /// is visible, and whoever draws the next one commits later. The key is the
-/// one the server took before this migration ("news").
+/// one the server took before this migration ("news", 0x6e65_7773; the
+/// integration tests take it too). Like any trigger it does not fire under
+/// `session_replication_role = replica`: a tool that loads events that way
+/// must not run beside live writers.
 const UP: &str = "
 CREATE FUNCTION newsdesk_order_event_commits() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -25,6 +25,14 @@ use tokio::{
 
 use crate::error::Error;
 
+// At most one savepoint is open at a time (a write releases the last one as
+// it opens its own), so one name serves them all, and these statements stay
+// the same strings: sqlx prepares and caches each string it sees, and names
+// numbered per write would push the writes' own statements out of its cache.
+const OPEN_SAVEPOINT: &str = "SAVEPOINT write";
+const RELEASE_AND_OPEN_SAVEPOINT: &str = "RELEASE write; SAVEPOINT write";
+const UNDO_SAVEPOINT: &str = "ROLLBACK TO write; RELEASE write";
+
 /// Where write transactions begin, and who hears of their commits.
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
@@ -118,7 +126,6 @@ impl Writer {
                 })
                 .await?;
             turn.guard.open = Some(open);
-            turn.guard.unreleased = None;
             return Ok(WriteTxn {
                 backend,
                 scope: Some(Scope::First),
@@ -126,14 +133,13 @@ impl Writer {
                 commits: self.commits.clone(),
             });
         }
-        turn.guard.savepoints += 1;
-        let savepoint = format!("write_{}", turn.guard.savepoints);
         // The last write's savepoint is released here, in the same call as
         // this one opens, which saves every write a hand-off to the
         // connection's thread and back.
-        let open_savepoint = match turn.guard.unreleased.take() {
-            Some(last) => format!("RELEASE {last}; SAVEPOINT {savepoint}"),
-            None => format!("SAVEPOINT {savepoint}"),
+        let open_savepoint = if std::mem::take(&mut turn.guard.unreleased) {
+            RELEASE_AND_OPEN_SAVEPOINT
+        } else {
+            OPEN_SAVEPOINT
         };
         // Cut off before the answer, nobody knows whether the savepoint
         // exists: the next to hold the turn gives the group up.
@@ -142,12 +148,12 @@ impl Writer {
             .open
             .as_ref()
             .ok_or_else(|| DbErr::Custom("the group's transaction is not open".into()))?
-            .execute_unprepared(&open_savepoint)
+            .execute_unprepared(open_savepoint)
             .await?;
         turn.guard.unsettled = Unsettled::Nothing;
         Ok(WriteTxn {
             backend,
-            scope: Some(Scope::Savepoint(savepoint)),
+            scope: Some(Scope::Savepoint),
             turn: Some(turn),
             commits: self.commits.clone(),
         })
@@ -212,11 +218,9 @@ struct Group {
     outcome: watch::Sender<Option<Result<(), Error>>>,
     /// Writes that are done and wait for the group's commit.
     members: usize,
-    /// Savepoints opened so far, for their names.
-    savepoints: u64,
-    /// The savepoint of the last write done, left for the next write to
-    /// release as it opens its own (COMMIT releases it otherwise).
-    unreleased: Option<String>,
+    /// Whether the last write done left its savepoint open, for the next
+    /// write to release as it opens its own (COMMIT releases it otherwise).
+    unreleased: bool,
     /// What the last holder of the turn left undone, settled before the
     /// connection does anything else.
     unsettled: Unsettled,
@@ -228,8 +232,7 @@ impl Default for Group {
             open: None,
             outcome: watch::channel(None).0,
             members: 0,
-            savepoints: 0,
-            unreleased: None,
+            unreleased: false,
             unsettled: Unsettled::Nothing,
         }
     }
@@ -241,7 +244,7 @@ enum Unsettled {
     Nothing,
     /// A write in this savepoint failed or was cancelled: its changes are
     /// rolled back, and the writes before it stay.
-    Savepoint(String),
+    Savepoint,
     /// The group's first write failed or was cancelled: the transaction
     /// holds only its changes, and is rolled back.
     FirstWrite,
@@ -273,10 +276,9 @@ impl GroupCommit {
     async fn settle(&self, group: &mut Group) {
         match std::mem::replace(&mut group.unsettled, Unsettled::Unknown) {
             Unsettled::Nothing => group.unsettled = Unsettled::Nothing,
-            Unsettled::Savepoint(savepoint) => {
-                let undo = format!("ROLLBACK TO {savepoint}; RELEASE {savepoint}");
+            Unsettled::Savepoint => {
                 let undone = match &group.open {
-                    Some(open) => open.execute_unprepared(&undo).await.map(drop),
+                    Some(open) => open.execute_unprepared(UNDO_SAVEPOINT).await.map(drop),
                     None => Err(DbErr::Custom("the group's transaction is not open".into())),
                 };
                 match undone {
@@ -357,7 +359,7 @@ impl GroupCommit {
 /// Tells the group's members how it ended, and starts the next group.
 fn answer(group: &mut Group, result: Result<(), Error>) {
     group.members = 0;
-    group.unreleased = None;
+    group.unreleased = false;
     let outcome = std::mem::replace(&mut group.outcome, watch::channel(None).0);
     outcome.send_replace(Some(result));
 }
@@ -458,8 +460,8 @@ enum Scope {
     /// SQLite: the group's transaction, which this write opened: nothing
     /// else is in it yet.
     First,
-    /// SQLite: this savepoint in the group's transaction.
-    Savepoint(String),
+    /// SQLite: the savepoint in the group's transaction.
+    Savepoint,
 }
 
 impl std::fmt::Debug for WriteTxn {
@@ -474,7 +476,7 @@ impl WriteTxn {
     fn txn(&self) -> Result<&DatabaseTransaction, DbErr> {
         match &self.scope {
             Some(Scope::Own(txn)) => Some(txn),
-            Some(Scope::First | Scope::Savepoint(_)) => {
+            Some(Scope::First | Scope::Savepoint) => {
                 self.turn.as_ref().and_then(|turn| turn.guard.open.as_ref())
             }
             None => None,
@@ -493,8 +495,8 @@ impl WriteTxn {
             self.commits.send_modify(|count| *count += 1);
             return Ok(());
         };
-        if let Scope::Savepoint(savepoint) = scope {
-            turn.guard.unreleased = Some(savepoint);
+        if let Scope::Savepoint = scope {
+            turn.guard.unreleased = true;
         }
         turn.guard.members += 1;
         let mut outcome = turn.guard.outcome.subscribe();
@@ -533,11 +535,11 @@ impl Drop for WriteTxn {
         let (Some(scope), Some(turn)) = (self.scope.take(), &mut self.turn) else {
             return;
         };
-        // A write cut off while its savepoint was opened or released has
-        // left `Unknown`, which stays.
+        // A write cut off while its savepoint was opened (and the last
+        // one released) has left `Unknown`, which stays.
         if turn.guard.unsettled == Unsettled::Nothing {
             turn.guard.unsettled = match scope {
-                Scope::Savepoint(savepoint) => Unsettled::Savepoint(savepoint),
+                Scope::Savepoint => Unsettled::Savepoint,
                 Scope::First => Unsettled::FirstWrite,
                 Scope::Own(_) => Unsettled::Nothing,
             };
@@ -679,7 +681,7 @@ mod tests {
         let mut cut_off = 0;
         // Waves of writes with a fixed sequence of deadlines, from none to
         // a few milliseconds, cutting writes off at every stage: queued,
-        // opening their savepoint, inserting, releasing, waiting for the
+        // opening their savepoint (releasing the last), inserting, waiting for the
         // commit.
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         for wave in 0..40_i64 {

@@ -111,7 +111,9 @@ pub struct WriteLock {
     postgres: bool,
 }
 
-/// The key of the server's event-order advisory lock ("news").
+/// The key of the server's event-order advisory lock ("news"), which the
+/// trigger of migration `m20261203_000006_order_event_commits_by_trigger`
+/// takes (as 1852143475).
 const EVENT_ORDER_LOCK: i64 = 0x6e65_7773;
 
 impl WriteLock {
