@@ -10,7 +10,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 
-use super::{Store, entities::events, execute_in_order};
+use super::{Store, entities::events};
 use crate::{
     domain::{
         access::Actor,
@@ -35,7 +35,10 @@ pub(super) async fn append_event(
     conn: &impl ConnectionTrait,
     event: NewEvent<'_>,
 ) -> Result<(), DbErr> {
-    append_events(conn, &[event]).await
+    if let Some(insert) = event_statement(conn.get_database_backend(), &[event])? {
+        conn.execute_raw(insert).await?;
+    }
+    Ok(())
 }
 
 /// An event to append: what happened, when, to what, and who did it.
@@ -46,23 +49,15 @@ pub(super) struct NewEvent<'a> {
     pub actor: &'a Actor,
 }
 
-/// As [`append_event`], for several events in one statement.
-pub(super) async fn append_events(
-    conn: &impl ConnectionTrait,
-    events: &[NewEvent<'_>],
-) -> Result<(), DbErr> {
-    let statements = event_statements(conn.get_database_backend(), events)?;
-    execute_in_order(conn, statements).await
-}
-
-/// The statements that append `events` (see [`append_event`]), for a
-/// caller that runs them after its own writes with [`execute_in_order`].
-pub(super) fn event_statements(
+/// The statement that appends `events` (see [`append_event`]), none for no
+/// events, for a caller that runs it after its own writes with
+/// [`execute_in_order`](super::execute_in_order).
+pub(super) fn event_statement(
     backend: DbBackend,
     events: &[NewEvent<'_>],
-) -> Result<Vec<Statement>, DbErr> {
+) -> Result<Option<Statement>, DbErr> {
     if events.is_empty() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     let mut rows = Vec::with_capacity(events.len());
     for NewEvent {
@@ -90,7 +85,7 @@ pub(super) fn event_statements(
             ..Default::default()
         });
     }
-    Ok(vec![events::Entity::insert_many(rows).build(backend)])
+    Ok(Some(events::Entity::insert_many(rows).build(backend)))
 }
 
 impl Store {

@@ -14,7 +14,7 @@ use sea_orm::{
 use super::{
     Store,
     entities::{article_live, articles, share_totals, shares},
-    events::{NewEvent, event_statements},
+    events::{NewEvent, event_statement},
     execute_in_order,
 };
 use crate::{
@@ -138,7 +138,7 @@ impl Store {
                 actor,
             })
             .collect();
-        writes.extend(event_statements(backend, &events)?);
+        writes.extend(event_statement(backend, &events)?);
         execute_in_order(&txn, writes).await?;
         txn.commit().await?;
         Ok(outcomes)

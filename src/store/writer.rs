@@ -681,8 +681,8 @@ mod tests {
         let mut cut_off = 0;
         // Waves of writes with a fixed sequence of deadlines, from none to
         // a few milliseconds, cutting writes off at every stage: queued,
-        // opening their savepoint (releasing the last), inserting, waiting for the
-        // commit.
+        // opening their savepoint (releasing the last), inserting, waiting
+        // for the commit.
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         for wave in 0..40_i64 {
             let mut writes = tokio::task::JoinSet::new();

@@ -18,7 +18,7 @@ use sea_orm::{
 
 use super::{
     entities::{article_live, articles},
-    events::{NewEvent, event_statements},
+    events::{NewEvent, event_statement},
     execute_in_order,
     revisions::revision_statement,
 };
@@ -276,7 +276,7 @@ async fn record_change(
         changed_fields,
         note,
     )?);
-    writes.extend(event_statements(
+    writes.extend(event_statement(
         backend,
         &[NewEvent {
             event_type: article_event_type(action),

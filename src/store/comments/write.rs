@@ -13,7 +13,7 @@ use super::{
     super::{
         Store, WriteTxn,
         entities::{articles, comments},
-        events::{NewEvent, event_statements},
+        events::{NewEvent, event_statement},
         execute_in_order,
         request_ids::Creation,
     },
@@ -390,7 +390,7 @@ async fn record_comment_change(
                 .build(backend),
         );
     }
-    writes.extend(event_statements(backend, &[event])?);
+    writes.extend(event_statement(backend, &[event])?);
     execute_in_order(conn, writes).await
 }
 
