@@ -31,6 +31,10 @@ pub enum Error {
     /// The client's etag is stale: someone else changed the resource first.
     #[error("{0}")]
     Aborted(String),
+    /// The request's deadline passed before its write could commit; nothing
+    /// of it was kept.
+    #[error("{0}")]
+    DeadlineExceeded(String),
     /// A dependency (the database) cannot be reached, or the server is
     /// stopping; retrying may help.
     #[error("{0}")]
@@ -107,6 +111,7 @@ impl From<Error> for tonic::Status {
                 ErrorDetails::with_precondition_failure_violation(kind, subject, description),
             ),
             Error::Aborted(message) => tonic::Status::aborted(message),
+            Error::DeadlineExceeded(message) => tonic::Status::deadline_exceeded(message),
             Error::Unavailable(cause) => {
                 tracing::warn!(%cause, "request failed: unavailable");
                 tonic::Status::unavailable("the service is unavailable; retry later")

@@ -9,6 +9,7 @@ mod m20261129_000003_add_comments_and_shares;
 mod m20261129_000004_add_api_keys_and_actors;
 mod m20261201_000005_drop_the_event_article_index;
 mod m20261203_000006_order_event_commits_by_trigger;
+mod m20261203_000007_number_events_at_commit;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_add_api_keys_and_actors::Migration),
             Box::new(m20261201_000005_drop_the_event_article_index::Migration),
             Box::new(m20261203_000006_order_event_commits_by_trigger::Migration),
+            Box::new(m20261203_000007_number_events_at_commit::Migration),
         ]
     }
 }

@@ -14,6 +14,8 @@ use http::{HeaderMap, Request, Response};
 use tonic::body::Body;
 use tower::{Layer, Service};
 
+use crate::store::deadline;
+
 /// Adds [`Deadline`] to a service.
 #[derive(Debug, Clone, Copy)]
 pub struct DeadlineLayer {
@@ -60,7 +62,11 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let budget = time_allowed(request.headers(), self.max);
-        let response = self.inner.call(request);
+        let deadline = std::time::Instant::now() + budget;
+        // The database learns the deadline too: a COMMIT still waiting for
+        // its turn then rolls back in time, instead of landing after the
+        // answer said nothing was kept.
+        let response = deadline::within(deadline, self.inner.call(request));
         Box::pin(async move {
             match tokio::time::timeout(budget, response).await {
                 Ok(answered) => answered,

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Set, Statement,
-    sea_query::{Expr, ExprTrait},
+    sea_query::{Expr, ExprTrait, Query},
 };
 
-use super::{Store, entities::events};
+use super::{Store, deadline, entities::events};
 use crate::{
     domain::{
         access::Actor,
@@ -22,15 +22,15 @@ use crate::{
 /// Appends an event to the log, inside the transaction of the change; it
 /// must be the transaction's last statement before commit.
 ///
-/// A sequence number is taken at insert but becomes visible at commit. If
-/// two transactions could commit in the other order, a reader could see
-/// number 11, page past it, and never see 10. On PostgreSQL a trigger on the
-/// log (migration 6) therefore takes a transaction-scoped advisory lock
-/// before the insert draws its numbers, and PostgreSQL releases it only once
-/// the commit is visible: whoever inserts next gets a higher number and
-/// commits later. Writers only queue for the final insert and commit;
-/// everything before runs concurrently. On SQLite writers are serialised
-/// already.
+/// A sequence number becomes visible at commit. If two transactions could
+/// commit in the other order than they drew their numbers, a reader could
+/// see number 11, page past it, and never see 10. On PostgreSQL triggers on
+/// the log (migration 7) therefore draw the final number under a
+/// transaction-scoped advisory lock that PostgreSQL releases only once the
+/// commit is visible: whoever draws next gets a higher number and commits
+/// later. Most events draw theirs inside COMMIT, so writers queue only for
+/// the database's own work there; a batch of shares draws at its insert. On
+/// SQLite writers are serialised already.
 pub(super) async fn append_event(
     conn: &impl ConnectionTrait,
     event: NewEvent<'_>,
@@ -85,7 +85,22 @@ pub(super) fn event_statement(
             ..Default::default()
         });
     }
-    Ok(Some(events::Entity::insert_many(rows).build(backend)))
+    let mut insert = events::Entity::insert_many(rows).into_query();
+    if backend == DbBackend::Postgres
+        && let Some(left) = deadline::commit_time_left()
+    {
+        // The insert is the transaction's last statement, so it also sets
+        // how long the COMMIT after it may wait for the lock: past the
+        // request's deadline the COMMIT is cancelled and rolls back
+        // (`statement_timeout` would not do: PostgreSQL does not cancel a
+        // COMMIT's deferred triggers for it). A bound value keeps the
+        // statement's text the same for sqlx's cache.
+        insert.returning(Query::returning().expr(Expr::cust_with_values(
+            "set_config('lock_timeout', $1, true)",
+            [format!("{}ms", left.as_millis())],
+        )));
+    }
+    Ok(Some(backend.build(&insert)))
 }
 
 impl Store {

@@ -5,6 +5,7 @@ mod articles;
 mod authors;
 mod checkpoint;
 mod comments;
+pub mod deadline;
 mod entities;
 mod events;
 mod keys;
@@ -336,6 +337,12 @@ impl From<DbErr> for Error {
         if is_unavailable(&error) {
             return Error::Unavailable(error.to_string());
         }
+        if is_lock_wait_cut_off(&error) {
+            return Error::DeadlineExceeded(
+                "the request's deadline came while its write waited to commit; nothing of it was kept"
+                    .into(),
+            );
+        }
         if is_concurrency_conflict(&error) {
             return Error::Aborted(
                 "the change collided with a concurrent one and was not made; retry".into(),
@@ -358,20 +365,30 @@ impl From<DbErr> for Error {
     }
 }
 
+/// Whether PostgreSQL gave up waiting for a lock (55P03): a COMMIT that
+/// was still waiting for its turn when its request's time ran out (see
+/// [`deadline`]), so the transaction rolled back.
+fn is_lock_wait_cut_off(error: &DbErr) -> bool {
+    database_code(error).as_deref() == Some("55P03")
+}
+
 /// Whether PostgreSQL gave up on the transaction to resolve a conflict with a
 /// concurrent one (a deadlock, 40P01, or a serialisation failure, 40001):
 /// nothing was written, and the same request may well succeed again.
 fn is_concurrency_conflict(error: &DbErr) -> bool {
+    matches!(database_code(error).as_deref(), Some("40P01" | "40001"))
+}
+
+/// The database's own code for the error that refused a statement.
+fn database_code(error: &DbErr) -> Option<String> {
     match error {
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
             match e.as_ref() {
-                sqlx::Error::Database(database) => {
-                    matches!(database.code().as_deref(), Some("40P01" | "40001"))
-                }
-                _ => false,
+                sqlx::Error::Database(database) => database.code().map(|code| code.into_owned()),
+                _ => None,
             }
         }
-        _ => false,
+        _ => None,
     }
 }
 

@@ -182,14 +182,36 @@ async fn a_change_whose_transaction_fails_leaves_no_event() {
 
 const WRITERS: usize = 8;
 const CHANGES_PER_WRITER: usize = 250;
+const SHARERS: usize = 2;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_reader_paging_during_8_concurrent_writers_sees_every_event_once_in_order() {
+async fn a_reader_paging_during_8_writers_and_2_sharers_sees_every_event_once_in_order() {
     let app = TestApp::spawn().await;
     let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let shared = crate::comments::published(&app, "خبر يتناقله القراء").await;
     let setup_events = events_after(&app, 0, &[]).await.len();
 
-    // Each writer creates an article and then edits it: 250 changes apiece.
+    // Each writer creates an article and then edits it: 250 changes apiece;
+    // beside them readers share a story 250 times apiece (on PostgreSQL a
+    // batch of shares takes its numbers at insert, every other event at
+    // commit: the reader must see both kinds in one order).
+    let sharers = (0..SHARERS).map(|sharer| {
+        let mut shares = app.shares.clone();
+        let article_id = shared.id.clone();
+        tokio::spawn(async move {
+            for share in 0..CHANGES_PER_WRITER {
+                shares
+                    .record_share(pb::RecordShareRequest {
+                        article_id: article_id.clone(),
+                        channel: pb::ShareChannel::Whatsapp.into(),
+                        client_id: format!("قارئ-{sharer}-{share}"),
+                        referrer: String::new(),
+                    })
+                    .await
+                    .expect("share");
+            }
+        })
+    });
     let writers = (0..WRITERS).map(|writer| {
         let mut articles = app.articles.clone();
         let desk = desk.clone();
@@ -219,7 +241,7 @@ async fn a_reader_paging_during_8_concurrent_writers_sees_every_event_once_in_or
             }
         })
     });
-    let expected = setup_events + WRITERS * CHANGES_PER_WRITER;
+    let expected = setup_events + (WRITERS + SHARERS) * CHANGES_PER_WRITER;
 
     let reader = {
         let mut events = app.events.clone();
@@ -246,8 +268,9 @@ async fn a_reader_paging_during_8_concurrent_writers_sees_every_event_once_in_or
             seen
         })
     };
-    for writer in join_all(writers).await {
-        writer.expect("writer task");
+    let (writers, sharers) = futures::join!(join_all(writers), join_all(sharers));
+    for task in writers.into_iter().chain(sharers) {
+        task.expect("writer task");
     }
     let seen = tokio::time::timeout(std::time::Duration::from_secs(60), reader)
         .await

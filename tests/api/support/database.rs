@@ -112,8 +112,9 @@ pub struct WriteLock {
 }
 
 /// The key of the server's event-order advisory lock ("news"), which the
-/// trigger of migration `m20261203_000006_order_event_commits_by_trigger`
-/// takes (as 1852143475).
+/// triggers of migration `m20261203_000007_number_events_at_commit` take
+/// (as 1852143475): held here, writes wait at their COMMIT (shares at
+/// their events' insert).
 const EVENT_ORDER_LOCK: i64 = 0x6e65_7773;
 
 impl WriteLock {

@@ -1,0 +1,93 @@
+//! On PostgreSQL, events take their place in the feed as their transaction
+//! commits rather than as they are inserted. Migration 6's lock was taken at
+//! the insert and held until the commit was visible, so every write's last
+//! round trip between server and database (the insert's answer, then COMMIT)
+//! ran one write at a time. Here the insert takes a placeholder number and a
+//! deferred trigger, which runs inside COMMIT, takes the same lock and gives
+//! the event its final number: the writes queue only for work inside the
+//! database. Share events, which come in batches of many, still take theirs at
+//! the insert: numbering a batch at commit would be a statement per event in
+//! the queue, where one round trip for the batch costs less. SQLite
+//! serialises writers already and needs nothing.
+
+use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+/// Whoever draws a final number holds the lock ("news", 0x6e65_7773, as in
+/// migration 6 and the integration tests) until its commit is visible, so
+/// the next number drawn commits later. A placeholder is never seen: the
+/// event is invisible until it commits, and by then it has its final number.
+/// The commit-time trigger's WHEN is checked as the row is inserted, so
+/// shares never queue at commit. Like any trigger these do not fire under
+/// `session_replication_role = replica`.
+const UP: &str = "
+DROP TRIGGER events_commit_in_sequence_order ON events;
+DROP FUNCTION newsdesk_order_event_commits();
+
+CREATE FUNCTION newsdesk_number_event_at_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(1852143475);
+    NEW.sequence := nextval('events_sequence_seq');
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER events_numbered_at_insert
+    BEFORE INSERT ON events
+    FOR EACH ROW WHEN (NEW.event_type = 'share.recorded')
+    EXECUTE FUNCTION newsdesk_number_event_at_insert();
+
+CREATE FUNCTION newsdesk_number_event_at_commit() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(1852143475);
+    UPDATE events SET sequence = nextval('events_sequence_seq')
+        WHERE sequence = NEW.sequence;
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER events_numbered_at_commit
+    AFTER INSERT ON events DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.event_type <> 'share.recorded')
+    EXECUTE FUNCTION newsdesk_number_event_at_commit();
+";
+
+/// Migration 6's trigger, as it was.
+const DOWN: &str = "
+DROP TRIGGER events_numbered_at_commit ON events;
+DROP FUNCTION newsdesk_number_event_at_commit();
+DROP TRIGGER events_numbered_at_insert ON events;
+DROP FUNCTION newsdesk_number_event_at_insert();
+
+CREATE FUNCTION newsdesk_order_event_commits() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(1852143475);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER events_commit_in_sequence_order
+    BEFORE INSERT ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION newsdesk_order_event_commits();
+";
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        manager.get_connection().execute_unprepared(UP).await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        manager.get_connection().execute_unprepared(DOWN).await?;
+        Ok(())
+    }
+}
