@@ -28,3 +28,12 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+/// Runs `sql` on PostgreSQL and nothing on SQLite: for the triggers that
+/// order the event log, which SQLite's single writer does not need.
+async fn on_postgres(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
+    if manager.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
+        manager.get_connection().execute_unprepared(sql).await?;
+    }
+    Ok(())
+}

@@ -6,7 +6,7 @@
 //! The trigger also orders an insert that forgot to take the lock. SQLite
 //! serialises writers already and needs nothing.
 
-use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
+use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -18,7 +18,7 @@ pub struct Migration;
 /// integration tests take it too). Like any trigger it does not fire under
 /// `session_replication_role = replica`: a tool that loads events that way
 /// must not run beside live writers.
-const UP: &str = "
+pub(crate) const UP: &str = "
 CREATE FUNCTION newsdesk_order_event_commits() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -39,18 +39,10 @@ DROP FUNCTION newsdesk_order_event_commits();
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        manager.get_connection().execute_unprepared(UP).await?;
-        Ok(())
+        crate::on_postgres(manager, UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        manager.get_connection().execute_unprepared(DOWN).await?;
-        Ok(())
+        crate::on_postgres(manager, DOWN).await
     }
 }

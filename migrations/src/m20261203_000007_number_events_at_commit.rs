@@ -10,7 +10,7 @@
 //! the queue, where one round trip for the batch costs less. SQLite
 //! serialises writers already and needs nothing.
 
-use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
+use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -21,7 +21,9 @@ pub struct Migration;
 /// event is invisible until it commits, and by then it has its final number.
 /// The commit-time trigger's WHEN is checked as the row is inserted, so
 /// shares never queue at commit. Like any trigger these do not fire under
-/// `session_replication_role = replica`.
+/// `session_replication_role = replica`: a tool that loads events that way
+/// must not run beside live writers (its events would keep numbers drawn
+/// without the lock).
 const UP: &str = "
 DROP TRIGGER events_commit_in_sequence_order ON events;
 DROP FUNCTION newsdesk_order_event_commits();
@@ -54,40 +56,26 @@ CREATE CONSTRAINT TRIGGER events_numbered_at_commit
     EXECUTE FUNCTION newsdesk_number_event_at_commit();
 ";
 
-/// Migration 6's trigger, as it was.
+/// Drops this migration's triggers; migration 6's come back as it made them.
 const DOWN: &str = "
 DROP TRIGGER events_numbered_at_commit ON events;
 DROP FUNCTION newsdesk_number_event_at_commit();
 DROP TRIGGER events_numbered_at_insert ON events;
 DROP FUNCTION newsdesk_number_event_at_insert();
-
-CREATE FUNCTION newsdesk_order_event_commits() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_advisory_xact_lock(1852143475);
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER events_commit_in_sequence_order
-    BEFORE INSERT ON events
-    FOR EACH STATEMENT EXECUTE FUNCTION newsdesk_order_event_commits();
 ";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        manager.get_connection().execute_unprepared(UP).await?;
-        Ok(())
+        crate::on_postgres(manager, UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        manager.get_connection().execute_unprepared(DOWN).await?;
-        Ok(())
+        crate::on_postgres(manager, DOWN).await?;
+        crate::on_postgres(
+            manager,
+            crate::m20261203_000006_order_event_commits_by_trigger::UP,
+        )
+        .await
     }
 }

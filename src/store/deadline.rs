@@ -2,7 +2,9 @@
 //! know it. On PostgreSQL a write's COMMIT can wait for its turn in the event
 //! log's order (migration 7 numbers events inside COMMIT), and a request cut
 //! off at its deadline must leave nothing behind: so the COMMIT is told to
-//! give up, and roll back, before the request's time is up.
+//! stop waiting, and roll back, before the request's time is up. (One that
+//! got its turn just in time can still finish just after, as any COMMIT in
+//! flight can.)
 
 use std::{
     future::Future,

@@ -10,7 +10,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Query},
 };
 
-use super::{Store, deadline, entities::events};
+use super::{Store, deadline, entities::events, execute_in_order};
 use crate::{
     domain::{
         access::Actor,
@@ -41,6 +41,27 @@ pub(super) async fn append_event(
     Ok(())
 }
 
+/// Runs `writes` in order (see [`execute_in_order`]) and then appends
+/// `events`, the transaction's last statement. On PostgreSQL the events'
+/// insert is built only once the writes have run: it carries how long the
+/// COMMIT after it may wait, measured from the request's deadline.
+pub(super) async fn execute_then_append(
+    conn: &impl ConnectionTrait,
+    mut writes: Vec<Statement>,
+    events: &[NewEvent<'_>],
+) -> Result<(), DbErr> {
+    let backend = conn.get_database_backend();
+    if backend == DbBackend::Postgres {
+        execute_in_order(conn, writes).await?;
+        if let Some(insert) = event_statement(backend, events)? {
+            conn.execute_raw(insert).await?;
+        }
+        return Ok(());
+    }
+    writes.extend(event_statement(backend, events)?);
+    execute_in_order(conn, writes).await
+}
+
 /// An event to append: what happened, when, to what, and who did it.
 pub(super) struct NewEvent<'a> {
     pub event_type: &'a str,
@@ -50,9 +71,8 @@ pub(super) struct NewEvent<'a> {
 }
 
 /// The statement that appends `events` (see [`append_event`]), none for no
-/// events, for a caller that runs it after its own writes with
-/// [`execute_in_order`](super::execute_in_order).
-pub(super) fn event_statement(
+/// events.
+fn event_statement(
     backend: DbBackend,
     events: &[NewEvent<'_>],
 ) -> Result<Option<Statement>, DbErr> {
@@ -97,7 +117,8 @@ pub(super) fn event_statement(
         // statement's text the same for sqlx's cache.
         insert.returning(Query::returning().expr(Expr::cust_with_values(
             "set_config('lock_timeout', $1, true)",
-            [format!("{}ms", left.as_millis())],
+            // PostgreSQL takes at most INT_MAX milliseconds.
+            [format!("{}ms", left.as_millis().min(i32::MAX as u128))],
         )));
     }
     Ok(Some(backend.build(&insert)))

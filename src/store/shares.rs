@@ -14,8 +14,7 @@ use sea_orm::{
 use super::{
     Store,
     entities::{article_live, articles, share_totals, shares},
-    events::{NewEvent, event_statement},
-    execute_in_order,
+    events::{NewEvent, execute_then_append},
 };
 use crate::{
     domain::{
@@ -138,8 +137,7 @@ impl Store {
                 actor,
             })
             .collect();
-        writes.extend(event_statement(backend, &events)?);
-        execute_in_order(&txn, writes).await?;
+        execute_then_append(&txn, writes, &events).await?;
         txn.commit().await?;
         Ok(outcomes)
     }

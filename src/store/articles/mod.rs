@@ -18,8 +18,7 @@ use sea_orm::{
 
 use super::{
     entities::{article_live, articles},
-    events::{NewEvent, event_statement},
-    execute_in_order,
+    events::{NewEvent, execute_then_append},
     revisions::revision_statement,
 };
 use crate::{
@@ -276,16 +275,17 @@ async fn record_change(
         changed_fields,
         note,
     )?);
-    writes.extend(event_statement(
-        backend,
+    execute_then_append(
+        conn,
+        writes,
         &[NewEvent {
             event_type: article_event_type(action),
             occur_time: article.update_time,
             payload: EventPayload::Article(Box::new(article.clone())),
             actor,
         }],
-    )?);
-    execute_in_order(conn, writes).await
+    )
+    .await
 }
 
 fn article_from_row(

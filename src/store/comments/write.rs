@@ -13,8 +13,7 @@ use super::{
     super::{
         Store, WriteTxn,
         entities::{articles, comments},
-        events::{NewEvent, event_statement},
-        execute_in_order,
+        events::{NewEvent, execute_then_append},
         request_ids::Creation,
     },
     comment_from_row, comment_not_found,
@@ -390,8 +389,7 @@ async fn record_comment_change(
                 .build(backend),
         );
     }
-    writes.extend(event_statement(backend, &[event])?);
-    execute_in_order(conn, writes).await
+    execute_then_append(conn, writes, &[event]).await
 }
 
 /// The event of a change to `comment`.
