@@ -35,10 +35,7 @@ pub(super) async fn append_event(
     conn: &impl ConnectionTrait,
     event: NewEvent<'_>,
 ) -> Result<(), DbErr> {
-    if let Some(insert) = event_statement(conn.get_database_backend(), &[event])? {
-        conn.execute_raw(insert).await?;
-    }
-    Ok(())
+    execute_then_append(conn, Vec::new(), &[event]).await
 }
 
 /// Runs `writes` in order (see [`execute_in_order`]) and then appends
