@@ -7,7 +7,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Set, Statement,
-    sea_query::{Expr, ExprTrait, Query},
+    sea_query::{
+        Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, Query, SubQueryStatement,
+        WithClause,
+    },
 };
 
 use super::{Store, deadline, entities::events, execute_in_order};
@@ -35,28 +38,86 @@ pub(super) async fn append_event(
     conn: &impl ConnectionTrait,
     event: NewEvent<'_>,
 ) -> Result<(), DbErr> {
-    execute_then_append(conn, Vec::new(), &[event]).await
+    execute_then_append(conn, ChangeWrites::default(), &[event]).await
 }
 
-/// Runs `writes` in order (see [`execute_in_order`]) and then appends
-/// `events`, the transaction's last statement. On PostgreSQL the events'
-/// insert is built only once the writes have run: it carries how long the
-/// COMMIT after it may wait, measured from the request's deadline.
+/// What a change writes before its events.
+#[derive(Default)]
+pub(super) struct ChangeWrites {
+    /// Writes that may replace or read what one before them wrote, run
+    /// first, one after another (see [`execute_in_order`]).
+    pub in_order: Vec<Statement>,
+    /// Writes that each touch a table no other write of the change touches
+    /// and read nothing the change writes. On PostgreSQL they run as
+    /// data-modifying CTEs of the events' insert: every statement of a
+    /// PostgreSQL statement sees the same snapshot, which is why they must
+    /// not depend on each other, and the round trip each would take is
+    /// time a writer holds its locks.
+    pub apart: Vec<SubQueryStatement>,
+}
+
+impl ChangeWrites {
+    /// Writes that depend on none of each other (see [`ChangeWrites::apart`]).
+    pub fn apart(apart: Vec<SubQueryStatement>) -> Self {
+        Self {
+            in_order: Vec::new(),
+            apart,
+        }
+    }
+}
+
+/// Runs `writes` and then appends `events`, the transaction's last
+/// statement. On PostgreSQL the events' insert is built only once the
+/// in-order writes have run: it carries how long the COMMIT after it may
+/// wait, measured from the request's deadline.
 pub(super) async fn execute_then_append(
     conn: &impl ConnectionTrait,
-    mut writes: Vec<Statement>,
+    writes: ChangeWrites,
     events: &[NewEvent<'_>],
 ) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
+    let ChangeWrites {
+        mut in_order,
+        apart,
+    } = writes;
     if backend == DbBackend::Postgres {
-        execute_in_order(conn, writes).await?;
-        if let Some(insert) = event_statement(backend, events)? {
-            conn.execute_raw(insert).await?;
+        execute_in_order(conn, in_order).await?;
+        let Some(insert) = events_insert(backend, events)? else {
+            return execute_in_order(
+                conn,
+                apart.iter().map(|write| build(backend, write)).collect(),
+            )
+            .await;
+        };
+        if apart.is_empty() {
+            conn.execute_raw(backend.build(&insert)).await?;
+            return Ok(());
         }
+        let mut with = WithClause::new();
+        for (write, number) in apart.into_iter().zip(1..) {
+            with.cte(
+                CommonTableExpression::new()
+                    .table_name(Alias::new(format!("write_{number}")))
+                    .query(write)
+                    .to_owned(),
+            );
+        }
+        conn.execute_raw(backend.build(&with.query(insert))).await?;
         return Ok(());
     }
-    writes.extend(event_statement(backend, events)?);
-    execute_in_order(conn, writes).await
+    in_order.extend(apart.iter().map(|write| build(backend, write)));
+    in_order.extend(events_insert(backend, events)?.map(|insert| backend.build(&insert)));
+    execute_in_order(conn, in_order).await
+}
+
+fn build(backend: DbBackend, write: &SubQueryStatement) -> Statement {
+    match write {
+        SubQueryStatement::SelectStatement(statement) => backend.build(statement),
+        SubQueryStatement::InsertStatement(statement) => backend.build(statement),
+        SubQueryStatement::UpdateStatement(statement) => backend.build(statement),
+        SubQueryStatement::DeleteStatement(statement) => backend.build(statement),
+        SubQueryStatement::WithStatement(statement) => backend.build(statement),
+    }
 }
 
 /// An event to append: what happened, when, to what, and who did it.
@@ -67,12 +128,12 @@ pub(super) struct NewEvent<'a> {
     pub actor: &'a Actor,
 }
 
-/// The statement that appends `events` (see [`append_event`]), none for no
+/// The insert that appends `events` (see [`append_event`]), none for no
 /// events.
-fn event_statement(
+fn events_insert(
     backend: DbBackend,
     events: &[NewEvent<'_>],
-) -> Result<Option<Statement>, DbErr> {
+) -> Result<Option<InsertStatement>, DbErr> {
     if events.is_empty() {
         return Ok(None);
     }
@@ -118,7 +179,7 @@ fn event_statement(
             [format!("{}ms", left.as_millis().min(i32::MAX as u128))],
         )));
     }
-    Ok(Some(backend.build(&insert)))
+    Ok(Some(insert))
 }
 
 impl Store {

@@ -2,8 +2,8 @@
 //! newest first.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Set, Statement,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Set, sea_query::InsertStatement,
 };
 
 use super::{
@@ -31,13 +31,12 @@ pub struct RevisionPage {
 /// number, content and status) to its history, inside the transaction of
 /// the change.
 pub(super) fn revision_statement(
-    backend: DbBackend,
     actor: &Actor,
     article: &Article,
     action: RevisionAction,
     changed_fields: &[&str],
     note: &str,
-) -> Result<Statement, DbErr> {
+) -> Result<InsertStatement, DbErr> {
     let encode = |what: &str, json: serde_json::Result<String>| {
         json.map_err(|error| DbErr::Custom(format!("cannot encode a revision's {what}: {error}")))
     };
@@ -53,7 +52,7 @@ pub(super) fn revision_statement(
             content: Set(encode("content", serde_json::to_string(&article.content))?),
             actor: Set(actor.0.clone()),
         })
-        .build(backend),
+        .into_query(),
     )
 }
 

@@ -8,13 +8,13 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait, Set, Statement,
-    sea_query::{Alias, Expr, ExprTrait, OnConflict, Query},
+    sea_query::{Alias, Expr, ExprTrait, InsertStatement, OnConflict, Query, SubQueryStatement},
 };
 
 use super::{
     Store,
     entities::{article_live, articles, share_totals, shares},
-    events::{NewEvent, execute_then_append},
+    events::{ChangeWrites, NewEvent, execute_then_append},
 };
 use crate::{
     domain::{
@@ -122,12 +122,12 @@ impl Store {
             });
             outcomes.push(Ok(ShareOutcome { counted, time: now }));
         }
-        let backend = txn.get_database_backend();
-        let mut writes = Vec::with_capacity(4);
+        // The shares and their totals: two tables, apart.
+        let mut writes = Vec::with_capacity(2);
         if !rows.is_empty() {
-            writes.push(shares::Entity::insert_many(rows).build(backend));
+            writes.push(shares::Entity::insert_many(rows).into_query().into());
         }
-        writes.extend(totals_upsert(backend, totals, now));
+        writes.extend(totals_upsert(totals, now).map(SubQueryStatement::from));
         let events: Vec<_> = records
             .iter()
             .map(|(record, actor)| NewEvent {
@@ -137,7 +137,7 @@ impl Store {
                 actor,
             })
             .collect();
-        execute_then_append(&txn, writes, &events).await?;
+        execute_then_append(&txn, ChangeWrites::apart(writes), &events).await?;
         txn.commit().await?;
         Ok(outcomes)
     }
@@ -313,10 +313,9 @@ fn placeholder(backend: DbBackend, n: usize) -> String {
 /// (one key appears once: `totals` is keyed by it, and sorted, so that
 /// every batch takes the rows' locks in the same order); none for no counts.
 fn totals_upsert(
-    backend: DbBackend,
     totals: BTreeMap<(String, &'static str), i64>,
     now: DateTime<Utc>,
-) -> Option<Statement> {
+) -> Option<InsertStatement> {
     if totals.is_empty() {
         return None;
     }
@@ -347,6 +346,6 @@ fn totals_upsert(
                 )
                 .to_owned(),
             )
-            .build(backend),
+            .into_query(),
     )
 }

@@ -18,7 +18,7 @@ use sea_orm::{
 
 use super::{
     entities::{article_live, articles},
-    events::{NewEvent, execute_then_append},
+    events::{ChangeWrites, NewEvent, execute_then_append},
     revisions::revision_statement,
 };
 use crate::{
@@ -259,22 +259,17 @@ fn list_statements(
 /// then appends its revision and its event, all in one round trip.
 async fn record_change(
     conn: &impl ConnectionTrait,
-    mut writes: Vec<Statement>,
+    mut writes: ChangeWrites,
     actor: &Actor,
     article: &Article,
     action: RevisionAction,
     changed_fields: &[&str],
     note: &str,
 ) -> Result<(), DbErr> {
-    let backend = conn.get_database_backend();
-    writes.push(revision_statement(
-        backend,
-        actor,
-        article,
-        action,
-        changed_fields,
-        note,
-    )?);
+    // The revision is a table of its own, and reads nothing.
+    writes
+        .apart
+        .push(revision_statement(actor, article, action, changed_fields, note)?.into());
     execute_then_append(
         conn,
         writes,

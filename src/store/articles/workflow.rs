@@ -12,6 +12,7 @@ use super::{
     super::{
         Store,
         entities::{article_live, articles},
+        events::ChangeWrites,
     },
     Bylines, Edition, count_to_column, list_statements, record_change,
     write::lock_current_article,
@@ -121,7 +122,7 @@ impl Store {
             current.content.author_ids.clone(),
             current.content.tags.clone(),
         );
-        let (update, article) = self.row_change(backend, row, lists, |update| {
+        let (update, article) = self.row_change(row, lists, |update| {
             update.status = Set(to.as_str().to_owned());
             update.scheduled_publish_time = Set(scheduled_for);
             match revision_action {
@@ -130,13 +131,15 @@ impl Store {
                 _ => {}
             }
         })?;
-        let mut writes = vec![update];
+        let mut writes = ChangeWrites::apart(vec![update.into()]);
         match revision_action {
-            RevisionAction::Published => writes.extend(go_live(backend, &article)?),
+            RevisionAction::Published => writes.in_order = go_live(backend, &article)?,
             // A withdrawn story leaves nothing for readers, and its live
             // bylines no longer hold its authors.
             RevisionAction::Unpublished => {
-                writes.push(article_live::Entity::delete_by_id(article.id.clone()).build(backend));
+                writes
+                    .in_order
+                    .push(article_live::Entity::delete_by_id(article.id.clone()).build(backend));
             }
             _ => {}
         }
@@ -252,12 +255,14 @@ impl Store {
         let lists = Bylines::working_lists(&txn, id).await?;
         let now = self.now();
         let backend = txn.get_database_backend();
-        let (update, article) = self.row_change(backend, row, lists, |update| {
+        let (update, article) = self.row_change(row, lists, |update| {
             update.scheduled_publish_time = Set(None);
             mark_live(update, first_publish, now);
         })?;
-        let mut writes = vec![update];
-        writes.extend(go_live(backend, &article)?);
+        let writes = ChangeWrites {
+            in_order: go_live(backend, &article)?,
+            apart: vec![update.into()],
+        };
         let scheduler = Actor::system("scheduler");
         record_change(
             &txn,

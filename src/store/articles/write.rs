@@ -4,8 +4,8 @@
 //! write lock (SQLite) from read to commit, and records its revision and event.
 
 use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, EntityTrait, QuerySelect, QueryTrait, Set, Statement,
-    TryIntoModel, sea_query::LockType,
+    ConnectionTrait, DbErr, EntityTrait, QuerySelect, QueryTrait, Set, TryIntoModel,
+    sea_query::{LockType, UpdateStatement},
 };
 
 use super::{
@@ -13,6 +13,7 @@ use super::{
         Store, WriteTxn,
         authors::missing_authors,
         entities::{article_live, articles},
+        events::ChangeWrites,
         request_ids::Creation,
         revisions::find_revision,
     },
@@ -102,9 +103,13 @@ impl Store {
             &tags,
         )?;
         let article = article_from_row(row, author_ids, tags)?;
+        let writes = ChangeWrites {
+            in_order: lists,
+            apart: Vec::new(),
+        };
         record_change(
             &txn,
-            lists,
+            writes,
             actor,
             &article,
             RevisionAction::Created,
@@ -182,13 +187,12 @@ impl Store {
         let row = lock_current_article(&txn, id, etag).await?;
         let lists = Bylines::working_lists(&txn, id).await?;
         let now = self.now();
-        let (update, article) =
-            self.row_change(txn.get_database_backend(), row, lists, |update| {
-                update.delete_time = Set(Some(now));
-            })?;
+        let (update, article) = self.row_change(row, lists, |update| {
+            update.delete_time = Set(Some(now));
+        })?;
         record_change(
             &txn,
-            vec![update],
+            ChangeWrites::apart(vec![update.into()]),
             actor,
             &article,
             RevisionAction::Deleted,
@@ -215,11 +219,10 @@ impl Store {
         }
         check_etag(&row, etag)?;
         let lists = Bylines::working_lists(&txn, id).await?;
-        let (update, article) =
-            self.row_change(txn.get_database_backend(), row, lists, |update| {
-                update.delete_time = Set(None);
-            })?;
-        let writes = vec![update];
+        let (update, article) = self.row_change(row, lists, |update| {
+            update.delete_time = Set(None);
+        })?;
+        let writes = ChangeWrites::apart(vec![update.into()]);
         record_change(
             &txn,
             writes,
@@ -306,9 +309,9 @@ impl Store {
             require_complete(&edited, "a scheduled article")?;
         }
         let backend = txn.get_database_backend();
-        let mut writes = Vec::with_capacity(5);
+        let mut list_writes = Vec::new();
         if next.author_ids != current.content.author_ids || next.tags != current.content.tags {
-            writes = list_statements(
+            list_writes = list_statements(
                 backend,
                 Edition::Working,
                 &current.id,
@@ -325,7 +328,7 @@ impl Store {
         };
         let (language, slug) = (next.language.clone(), next.slug.clone());
         let lists = (next.author_ids.clone(), next.tags.clone());
-        let (update, written) = self.row_change(backend, row, lists, |update| {
+        let (update, written) = self.row_change(row, lists, |update| {
             update.slug = Set(next.slug.clone());
             update.language = Set(next.language.clone());
             update.title = Set(next.title.clone());
@@ -337,7 +340,12 @@ impl Store {
             update.reading_time_minutes = Set(count_to_column(reading_time_minutes));
             update.has_unpublished_changes = Set(has_unpublished_changes);
         })?;
-        writes.insert(0, update);
+        // The bylines and tags are replaced in order (their rows are
+        // deleted, then inserted); the article's row is a table apart.
+        let writes = ChangeWrites {
+            in_order: list_writes,
+            apart: vec![update.into()],
+        };
         let article = Article {
             content: next,
             ..written
@@ -361,11 +369,10 @@ impl Store {
     /// working bylines and tags, which the row's update leaves as they are).
     pub(super) fn row_change(
         &self,
-        backend: DbBackend,
         row: articles::Model,
         (author_ids, tags): (Vec<String>, Vec<String>),
         change: impl FnOnce(&mut articles::ActiveModel),
-    ) -> Result<(Statement, Article), Error> {
+    ) -> Result<(UpdateStatement, Article), Error> {
         let (version, revision) = (row.version + 1, row.revision + 1);
         let mut update: articles::ActiveModel = row.into();
         change(&mut update);
@@ -374,7 +381,7 @@ impl Store {
         update.revision = Set(revision);
         let statement = articles::Entity::update(update.clone())
             .validate()?
-            .build(backend);
+            .into_query();
         let article = article_from_row(update.try_into_model()?, author_ids, tags)?;
         Ok((statement, article))
     }

@@ -5,15 +5,15 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, QueryTrait, Set, Statement,
-    sea_query::{Alias, Expr, ExprTrait, LockType, Query},
+    QuerySelect, QueryTrait, Set,
+    sea_query::{Alias, Expr, ExprTrait, LockType, Query, SubQueryStatement},
 };
 
 use super::{
     super::{
         Store, WriteTxn,
         entities::{articles, comments},
-        events::{NewEvent, execute_then_append},
+        events::{ChangeWrites, NewEvent, execute_then_append},
         request_ids::Creation,
     },
     comment_from_row, comment_not_found,
@@ -112,12 +112,12 @@ impl Store {
             version: 1,
             moderator: String::new(),
         };
-        let insert = comments::Entity::insert(comments::ActiveModel::from(row.clone()))
-            .build(txn.get_database_backend());
+        let insert =
+            comments::Entity::insert(comments::ActiveModel::from(row.clone())).into_query();
         let comment = comment_from_row(row)?;
         let counted = i32::from(comment.status == CommentStatus::Approved);
         let event = comment_event(actor, &comment, CommentChange::Created, None, "", now);
-        record_comment_change(&txn, vec![insert], (article_id, counted), event).await?;
+        record_comment_change(&txn, Some(insert.into()), (article_id, counted), event).await?;
         txn.commit().await?;
         Ok(comment)
     }
@@ -156,7 +156,7 @@ impl Store {
             now,
         );
         let count_delta = i32::from(is_approved) - i32::from(was_approved);
-        record_comment_change(&txn, Vec::new(), (&article_id, count_delta), event).await?;
+        record_comment_change(&txn, None, (&article_id, count_delta), event).await?;
         txn.commit().await?;
         Ok(comment)
     }
@@ -176,13 +176,7 @@ impl Store {
         update.version = Set(version);
         let comment = comment_from_row(update.update(&txn).await?)?;
         let event = comment_event(actor, &comment, CommentChange::Deleted, None, "", now);
-        record_comment_change(
-            &txn,
-            Vec::new(),
-            (&article_id, -i32::from(was_approved)),
-            event,
-        )
-        .await?;
+        record_comment_change(&txn, None, (&article_id, -i32::from(was_approved)), event).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -368,16 +362,17 @@ async fn lock_current_comment(
     Ok(row)
 }
 
-/// Writes `writes` (the change itself, when not written yet), moves the
+/// Writes `write` (the change itself, when not written yet), moves the
 /// article's count of approved comments by `count_delta`, and appends the
 /// change's event (the transaction's last statement), in one round trip.
 async fn record_comment_change(
     conn: &impl ConnectionTrait,
-    mut writes: Vec<Statement>,
+    write: Option<SubQueryStatement>,
     (article_id, count_delta): (&str, i32),
     event: NewEvent<'_>,
 ) -> Result<(), sea_orm::DbErr> {
-    let backend = conn.get_database_backend();
+    // The comment and the article's row: two tables, apart.
+    let mut writes: Vec<_> = write.into_iter().collect();
     if count_delta != 0 {
         writes.push(
             articles::Entity::update_many()
@@ -386,10 +381,11 @@ async fn record_comment_change(
                     Expr::col(articles::Column::CommentCount).add(count_delta),
                 )
                 .filter(articles::Column::Id.eq(article_id))
-                .build(backend),
+                .into_query()
+                .into(),
         );
     }
-    execute_then_append(conn, writes, &[event]).await
+    execute_then_append(conn, ChangeWrites::apart(writes), &[event]).await
 }
 
 /// The event of a change to `comment`.
