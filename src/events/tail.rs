@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{Notify, broadcast, watch};
 
 use super::PAGE;
 use crate::{domain::event::Event, error::Error, store::Store};
@@ -41,6 +41,9 @@ pub(super) struct Tail {
     /// the tail, with nobody subscribed, skips ahead without broadcasting:
     /// so a watcher never subscribes in between and misses what was skipped.
     subscribing: Arc<Mutex<()>>,
+    /// Wakes the tail when a watcher subscribes: with nobody subscribed it
+    /// does not follow this process's commits (see [`follow_the_log`]).
+    subscribed: Arc<Notify>,
 }
 
 /// What the tail broadcasts.
@@ -62,6 +65,7 @@ impl Tail {
             events: broadcast::Sender::new(BROADCAST_BUFFER),
             moved,
             subscribing: Arc::new(Mutex::new(())),
+            subscribed: Arc::new(Notify::new()),
         };
         tokio::spawn(follow_the_log(
             store,
@@ -80,7 +84,9 @@ impl Tail {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let receiver = self.events.subscribe();
-        (receiver, self.position.load(Ordering::SeqCst))
+        let position = self.position.load(Ordering::SeqCst);
+        self.subscribed.notify_one();
+        (receiver, position)
     }
 
     /// With nobody subscribed, moves to `newest` without reading the
@@ -99,7 +105,10 @@ impl Tail {
 }
 
 /// The tail: reads every new event once and broadcasts it. With nobody
-/// watching it only keeps its place.
+/// watching it only keeps its place, at the poll interval rather than at
+/// every commit: reading where the log ends costs a database round trip,
+/// and a watcher who subscribes wakes it. A position left behind is still
+/// right, only older: the tail broadcasts everything after it.
 async fn follow_the_log(
     store: Store,
     tail: Tail,
@@ -156,8 +165,10 @@ async fn follow_the_log(
                 }
             }
         }
+        let watched = tail.events.receiver_count() > 0;
         tokio::select! {
-            changed = commits.changed() => if changed.is_err() { return },
+            changed = commits.changed(), if watched => if changed.is_err() { return },
+            () = tail.subscribed.notified() => {}
             () = tokio::time::sleep(poll_interval) => {}
             _ = stop.changed() => return,
         }

@@ -12,7 +12,7 @@ use tonic::Streaming;
 
 use crate::{
     comments::{comment, post, published},
-    support::{TestApp, draft},
+    support::{TestApp, draft, test_options},
 };
 
 async fn watch(
@@ -236,6 +236,40 @@ async fn three_watchers_see_every_one_of_2000_concurrent_changes_once_in_order()
             "watcher {watcher} saw every event once, in order"
         );
     }
+}
+
+/// With nobody watching, the tail does not read the log after each of
+/// this server's commits; a watcher who subscribes wakes it. The poll here
+/// is an hour away, so only that wake-up can bring the events.
+#[tokio::test]
+async fn a_watcher_who_comes_after_unwatched_writes_gets_them_without_waiting_for_a_poll() {
+    let mut options = test_options();
+    options.feed.poll_interval = Duration::from_secs(3_600);
+    let app = TestApp::spawn_with_options(options).await;
+    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let unwatched = app.article(draft("قبل أن يراقب أحد", &desk)).await;
+
+    let mut stream = watch(&app, 0, &[]).await;
+    // Heartbeats keep the stream busy, so the wait is bounded as a whole.
+    let (first, second) = tokio::time::timeout(Duration::from_secs(30), async {
+        (next_event(&mut stream).await, next_event(&mut stream).await)
+    })
+    .await
+    .expect("the unwatched writes' events within 30 s, long before the poll");
+    assert_eq!(
+        (first.r#type.as_str(), first.author_id.as_str()),
+        ("author.created", desk.id.as_str())
+    );
+    assert_eq!(
+        (second.r#type.as_str(), second.article_id.as_str()),
+        ("article.created", unwatched.id.as_str())
+    );
+
+    // Watched now: the next commit reaches the watcher at once.
+    let watched = app.article(draft("تحت المراقبة", &desk)).await;
+    let third = next_event(&mut stream).await;
+    assert_eq!(third.article_id, watched.id);
+    assert!(third.sequence > second.sequence && second.sequence > first.sequence);
 }
 
 #[tokio::test]
