@@ -1,7 +1,8 @@
-//! The tail of the event log: one task per server follows the log. It wakes
-//! on this process's own commits at once, polls for events other processes
-//! commit to the same database, reads each new event once and hands it to
-//! every watcher that has caught up, through a broadcast channel.
+//! The tail of the event log: one task per server follows the log. While
+//! anyone watches it wakes on this process's own commits at once; it polls
+//! for events other processes commit to the same database, reads each new
+//! event once and hands it to every watcher that has caught up, through a
+//! broadcast channel.
 
 use std::{
     sync::{

@@ -1,8 +1,9 @@
 //! The deadline of the request a write serves, as far as the database must
 //! know it. On PostgreSQL a write's COMMIT can wait for its turn in the event
 //! log's order (migration 7 numbers events inside COMMIT), and a request cut
-//! off at its deadline must leave nothing behind: so the COMMIT is told to
-//! stop waiting, and roll back, before the request's time is up. (One that
+//! off at its deadline must leave nothing behind: so the COMMIT (and the
+//! change's last statement, which may wait for row locks) is told to stop
+//! waiting, and roll back, before the request's time is up. (One that
 //! got its turn just in time can still finish just after, as any COMMIT in
 //! flight can.)
 

@@ -47,12 +47,14 @@ pub(super) struct ChangeWrites {
     /// Writes that may replace or read what one before them wrote, run
     /// first, one after another (see [`execute_in_order`]).
     pub in_order: Vec<Statement>,
-    /// Writes that each touch a table no other write of the change touches
-    /// and read nothing the change writes. On PostgreSQL they run as
-    /// data-modifying CTEs of the events' insert: every statement of a
-    /// PostgreSQL statement sees the same snapshot, which is why they must
-    /// not depend on each other, and the round trip each would take is
-    /// time a writer holds its locks.
+    /// Writes that each touch a table no other write of the change touches,
+    /// and whose values depend on nothing the change writes (foreign-key
+    /// checks aside: they run once all of them have). On PostgreSQL they run
+    /// as data-modifying CTEs of the events' insert, which all see the same
+    /// snapshot, in no set order, after the insert itself; the round trip
+    /// each would take is time a writer holds its locks. Only for events
+    /// numbered at commit: an insert that numbers its events (shares) holds
+    /// the event-order lock from then on.
     pub apart: Vec<SubQueryStatement>,
 }
 
@@ -80,6 +82,13 @@ pub(super) async fn execute_then_append(
         mut in_order,
         apart,
     } = writes;
+    debug_assert!(
+        apart.is_empty()
+            || events
+                .iter()
+                .all(|event| event.event_type != SHARE_RECORDED),
+        "writes folded into an insert that takes the event-order lock"
+    );
     if backend == DbBackend::Postgres {
         execute_in_order(conn, in_order).await?;
         let Some(insert) = events_insert(backend, events)? else {
@@ -168,8 +177,9 @@ fn events_insert(
         && let Some(left) = deadline::commit_time_left()
     {
         // The insert is the transaction's last statement, so it also sets
-        // how long the COMMIT after it may wait for the lock: past the
-        // request's deadline the COMMIT is cancelled and rolls back
+        // how long the COMMIT after it may wait for the lock (and the writes
+        // folded into it for theirs): past the request's deadline the
+        // COMMIT is cancelled and rolls back
         // (`statement_timeout` would not do: PostgreSQL does not cancel a
         // COMMIT's deferred triggers for it). A bound value keeps the
         // statement's text the same for sqlx's cache.

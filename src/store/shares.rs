@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait, Set, Statement,
-    sea_query::{Alias, Expr, ExprTrait, InsertStatement, OnConflict, Query, SubQueryStatement},
+    sea_query::{Alias, Expr, ExprTrait, InsertStatement, OnConflict, Query},
 };
 
 use super::{
@@ -122,12 +122,17 @@ impl Store {
             });
             outcomes.push(Ok(ShareOutcome { counted, time: now }));
         }
-        // The shares and their totals: two tables, apart.
+        // Not folded into the events' insert (see `ChangeWrites::apart`):
+        // share events take their numbers, and the lock that orders every
+        // writer's events, at that insert, and PostgreSQL runs a statement's
+        // write CTEs after its main insert, so the lock would be held while
+        // the batch's shares and totals are written.
+        let backend = txn.get_database_backend();
         let mut writes = Vec::with_capacity(2);
         if !rows.is_empty() {
-            writes.push(shares::Entity::insert_many(rows).into_query().into());
+            writes.push(backend.build(&shares::Entity::insert_many(rows).into_query()));
         }
-        writes.extend(totals_upsert(totals, now).map(SubQueryStatement::from));
+        writes.extend(totals_upsert(totals, now).map(|upsert| backend.build(&upsert)));
         let events: Vec<_> = records
             .iter()
             .map(|(record, actor)| NewEvent {
@@ -137,7 +142,15 @@ impl Store {
                 actor,
             })
             .collect();
-        execute_then_append(&txn, ChangeWrites::apart(writes), &events).await?;
+        execute_then_append(
+            &txn,
+            ChangeWrites {
+                in_order: writes,
+                apart: Vec::new(),
+            },
+            &events,
+        )
+        .await?;
         txn.commit().await?;
         Ok(outcomes)
     }

@@ -256,7 +256,9 @@ fn list_statements(
 
 /// Records a change to `article` (as it is after the change) in the same
 /// transaction: runs `writes` (the change itself, when not written yet),
-/// then appends its revision and its event, all in one round trip.
+/// then appends its revision and its event: on SQLite all in one hand-off,
+/// on PostgreSQL one round trip with the writes apart, after one for each
+/// write in order.
 async fn record_change(
     conn: &impl ConnectionTrait,
     mut writes: ChangeWrites,
