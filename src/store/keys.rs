@@ -1,6 +1,10 @@
 //! API keys in the database: made, listed, revoked, and looked up by the hash
-//! of a presented token.
+//! of a presented token, with the keys looked up in the last second kept in
+//! memory.
 
+use std::time::{Duration, Instant};
+
+use quick_cache::sync::Cache;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -15,6 +19,22 @@ use crate::{
     },
     error::Error,
 };
+
+/// How long this process trusts a key it looked up without asking the
+/// database again: every authenticated call would otherwise cost a query.
+/// A key revoked through this process stops working at once; one revoked
+/// through another server process stops working here within this long.
+pub(super) const KEY_TRUST: Duration = Duration::from_secs(1);
+
+/// Principals by the hash of their token, each with when it was read.
+#[derive(Debug)]
+pub(super) struct KnownKeys(Cache<String, (Principal, Instant)>);
+
+impl KnownKeys {
+    pub(super) fn new() -> Self {
+        Self(Cache::new(1_024))
+    }
+}
 
 /// One page of keys, and whether another follows.
 #[derive(Debug)]
@@ -100,7 +120,10 @@ impl Store {
         let txn = self.begin_write().await?;
         let revoked = key_from_row(update.update(&txn).await?)?;
         txn.commit().await?;
+        // Counted before the keys are forgotten: a lookup that read the key
+        // before the revocation then sees the count move and keeps nothing.
         self.revocations.send_modify(|count| *count += 1);
+        self.known_keys.0.clear();
         Ok(revoked)
     }
 
@@ -118,6 +141,13 @@ impl Store {
     /// again in constant time.
     pub async fn principal_for_token(&self, token: &str) -> Result<Option<Principal>, Error> {
         let presented = token_hash(token);
+        if let Some((principal, read)) = self.known_keys.0.get(&presented)
+            && read.elapsed() < KEY_TRUST
+        {
+            return Ok(Some(principal));
+        }
+        let revocations = *self.revocations.borrow();
+        let read = Instant::now();
         let row = api_keys::Entity::find()
             .filter(api_keys::Column::TokenHash.eq(&presented))
             .filter(api_keys::Column::RevokeTime.is_null())
@@ -127,11 +157,21 @@ impl Store {
             return Ok(None);
         };
         let key = key_from_row(row)?;
-        Ok(Some(Principal::Key {
+        let principal = Principal::Key {
             key_id: key.id,
             role: key.role,
             author_id: key.author_id,
-        }))
+        };
+        // Unknown tokens are not kept: a key just made works at once.
+        self.known_keys
+            .0
+            .insert(presented.clone(), (principal.clone(), read));
+        // A revocation that began while the key was read may have cleared
+        // the keys before this insert: then it is forgotten again.
+        if *self.revocations.borrow() != revocations {
+            self.known_keys.0.remove(&presented);
+        }
+        Ok(Some(principal))
     }
 }
 

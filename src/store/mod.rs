@@ -71,6 +71,8 @@ pub struct Store {
     /// Counts this process's key revocations, so that open streams can end
     /// the moment their key is revoked.
     revocations: Arc<watch::Sender<u64>>,
+    /// Keys recently looked up (see [`keys::KEY_TRUST`]).
+    known_keys: Arc<keys::KnownKeys>,
 }
 
 impl Store {
@@ -155,6 +157,7 @@ impl Store {
             clock: Arc::new(SystemClock),
             commits,
             revocations: Arc::new(watch::Sender::new(0)),
+            known_keys: Arc::new(keys::KnownKeys::new()),
         }
     }
 
@@ -339,7 +342,7 @@ impl From<DbErr> for Error {
         }
         if is_lock_wait_cut_off(&error) && deadline::commit_time_left().is_some() {
             return Error::DeadlineExceeded(
-                "the request's deadline came while its write waited to commit; nothing of it was kept"
+                "the request's deadline came while its write waited for its turn; nothing of it was kept"
                     .into(),
             );
         }

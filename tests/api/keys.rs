@@ -211,6 +211,55 @@ async fn a_key_is_shown_once_listed_without_its_token_and_revoked_at_once() {
     );
 }
 
+/// A server trusts a key it looked up for a moment (a query per call
+/// otherwise); one revoked through another server stops working there soon
+/// after, not never.
+#[tokio::test]
+async fn a_key_revoked_through_another_server_stops_working_there_too() {
+    let a = TestApp::spawn().await;
+    let b = a
+        .another_server(std::sync::Arc::new(newsdesk::domain::clock::SystemClock))
+        .await;
+    let token = a.token(pb::Role::Subscriber, None).await;
+    let on_b = b.as_token(&token);
+    let list = || async {
+        on_b.events
+            .clone()
+            .list_events(pb::ListEventsRequest::default())
+            .await
+    };
+    list().await.expect("the key works on the other server");
+    let key_id = a
+        .keys
+        .clone()
+        .list_api_keys(pb::ListApiKeysRequest::default())
+        .await
+        .expect("list keys")
+        .into_inner()
+        .keys
+        .into_iter()
+        .find(|key| key.role() == pb::Role::Subscriber)
+        .expect("the subscriber's key")
+        .id;
+    a.keys
+        .clone()
+        .revoke_api_key(pb::RevokeApiKeyRequest { id: key_id })
+        .await
+        .expect("revoke");
+    refused_everywhere(&a.as_token(&token), "a key revoked here").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match list().await {
+            Err(status) if status.code() == Code::Unauthenticated => break,
+            Ok(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            other => panic!("the revoked key still answers on the other server: {other:?}"),
+        }
+    }
+    refused_everywhere(&on_b, "a key revoked through another server").await;
+}
+
 #[tokio::test]
 async fn a_key_request_that_does_not_make_sense_names_the_field() {
     let app = TestApp::spawn().await;
