@@ -306,7 +306,8 @@ else
   echo "grpcurl.sh: note: buf not installed; reflection v1 not checked (grpcurl 1.8 uses v1alpha)"
 fi
 
-# `newsdesk keys revoke` stops a key at once, from outside the server.
+# `newsdesk keys revoke` stops a key from outside the server, within the
+# second a server trusts a key it has looked up.
 "$bin" keys --database-url "$database" create --name temporary --role editor > "$work/temporary.token" 2> "$work/keys.log" \
   || fail "newsdesk keys create --role editor failed: $(cat "$work/keys.log")"
 temporary_id=$(sed -n 's/.*created the editor key `temporary` (\([0-9a-f-]*\)).*/\1/p' "$work/keys.log")
@@ -315,6 +316,7 @@ grpcurl -plaintext -H "authorization: Bearer $(cat "$work/temporary.token")" -d 
   newsdesk.v1.AuthorService/ListAuthors > /dev/null || fail "the editor key from the command line does not work"
 "$bin" keys --database-url "$database" revoke "$temporary_id" 2> "$work/keys.log" \
   || fail "newsdesk keys revoke failed: $(cat "$work/keys.log")"
+sleep 1.2
 expect_code Unauthenticated "newsdesk keys revoke: the revoked token is UNAUTHENTICATED" \
   grpcurl -plaintext -rpc-header "authorization: Bearer $(cat "$work/temporary.token")" -d '{}' "$addr" \
   newsdesk.v1.AuthorService/ListAuthors
