@@ -47,6 +47,10 @@ thread_local! {
     /// decompression itself.
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
         RefCell::new(zstd::bulk::Decompressor::new().ok());
+    /// The same for compression, where a new context cost more than the
+    /// compression in a profile of the server.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        RefCell::new(zstd::bulk::Compressor::new(COMPRESSION_LEVEL).ok());
 }
 
 /// What an entry costs besides its bytes (key, bookkeeping, allocation).
@@ -407,7 +411,9 @@ impl PublishedArticles {
         self.inner
             .slugs
             .insert(slug_key(&article.language, &article.slug), id);
-        let Ok(compressed) = zstd::bulk::compress(encoded, COMPRESSION_LEVEL) else {
+        let compressed =
+            COMPRESSOR.with_borrow_mut(|compressor| compressor.as_mut()?.compress(encoded).ok());
+        let Some(compressed) = compressed else {
             return;
         };
         if self.inner.epoch.load(Ordering::SeqCst) != epoch {
