@@ -59,6 +59,14 @@ pub(super) struct ChangeWrites {
 }
 
 impl ChangeWrites {
+    /// Writes that must run one after another (see [`ChangeWrites::in_order`]).
+    pub fn in_order(in_order: Vec<Statement>) -> Self {
+        Self {
+            in_order,
+            apart: Vec::new(),
+        }
+    }
+
     /// Writes that depend on none of each other (see [`ChangeWrites::apart`]).
     pub fn apart(apart: Vec<SubQueryStatement>) -> Self {
         Self {

@@ -142,15 +142,7 @@ impl Store {
                 actor,
             })
             .collect();
-        execute_then_append(
-            &txn,
-            ChangeWrites {
-                in_order: writes,
-                apart: Vec::new(),
-            },
-            &events,
-        )
-        .await?;
+        execute_then_append(&txn, ChangeWrites::in_order(writes), &events).await?;
         txn.commit().await?;
         Ok(outcomes)
     }

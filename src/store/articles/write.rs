@@ -103,13 +103,9 @@ impl Store {
             &tags,
         )?;
         let article = article_from_row(row, author_ids, tags)?;
-        let writes = ChangeWrites {
-            in_order: lists,
-            apart: Vec::new(),
-        };
         record_change(
             &txn,
-            writes,
+            ChangeWrites::in_order(lists),
             actor,
             &article,
             RevisionAction::Created,
