@@ -39,17 +39,7 @@ async fn refused_everywhere(clients: &Clients, what: &str) {
 async fn every_token_that_is_not_a_live_key_is_unauthenticated() {
     let app = TestApp::spawn().await;
     let subscriber = app.token(pb::Role::Subscriber, None).await;
-    let revoked = app
-        .keys
-        .clone()
-        .create_api_key(pb::CreateApiKeyRequest {
-            name: "leaked".into(),
-            role: pb::Role::Subscriber.into(),
-            author_id: String::new(),
-        })
-        .await
-        .expect("create key")
-        .into_inner();
+    let revoked = app.key(pb::Role::Subscriber, None).await;
     app.keys
         .clone()
         .revoke_api_key(pb::RevokeApiKeyRequest {
@@ -217,20 +207,8 @@ async fn a_key_is_shown_once_listed_without_its_token_and_revoked_at_once() {
 #[tokio::test]
 async fn a_key_revoked_through_another_server_stops_working_there_too() {
     let a = TestApp::spawn().await;
-    let b = a
-        .another_server(std::sync::Arc::new(newsdesk::domain::clock::SystemClock))
-        .await;
-    let created = a
-        .keys
-        .clone()
-        .create_api_key(pb::CreateApiKeyRequest {
-            name: "feed reader".into(),
-            role: pb::Role::Subscriber.into(),
-            author_id: String::new(),
-        })
-        .await
-        .expect("create a subscriber key")
-        .into_inner();
+    let b = a.another_server_in_real_time().await;
+    let created = a.key(pb::Role::Subscriber, None).await;
     let (token, key_id) = (created.token, created.key.expect("the key").id);
     let on_b = b.as_token(&token);
     let list = || async {

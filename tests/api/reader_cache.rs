@@ -3,9 +3,9 @@
 //! through another server on the same database within the feed's poll
 //! interval, and nothing a reader sees is older than the event log says.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, time::Duration};
 
-use newsdesk::{domain::clock::SystemClock, proto as pb};
+use newsdesk::proto as pb;
 use prost_types::FieldMask;
 use tonic::Code;
 
@@ -155,7 +155,7 @@ async fn a_change_through_this_server_shows_in_the_next_read() {
 #[tokio::test]
 async fn a_change_through_another_server_reaches_this_ones_readers() {
     let a = TestApp::spawn().await;
-    let b = a.another_server(Arc::new(SystemClock)).await;
+    let b = a.another_server_in_real_time().await;
     let desk = a.author("فريق التحرير", pb::AuthorKind::Desk).await;
     let article = a.article(draft("قبل", &desk)).await;
     publish(&a, &article.id).await;

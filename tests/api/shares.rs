@@ -378,9 +378,7 @@ async fn the_top_shared_list_ranks_published_articles_in_a_window() {
 #[tokio::test]
 async fn a_repeat_through_another_server_does_not_count_and_sections_filter_the_top_list() {
     let a = TestApp::spawn().await;
-    let b = a
-        .another_server(std::sync::Arc::new(newsdesk::domain::clock::SystemClock))
-        .await;
+    let b = a.another_server_in_real_time().await;
     let article = published(&a, "خبر على خادمين").await;
     assert!(
         share(&a, &article.id, pb::ShareChannel::Email, "browser-7")

@@ -275,9 +275,7 @@ async fn a_watcher_who_comes_after_unwatched_writes_gets_them_without_waiting_fo
 #[tokio::test]
 async fn a_watcher_on_one_server_sees_events_written_through_another() {
     let a = TestApp::spawn().await;
-    let b = a
-        .another_server(std::sync::Arc::new(newsdesk::domain::clock::SystemClock))
-        .await;
+    let b = a.another_server_in_real_time().await;
     let mut stream = watch(&a, 0, &[]).await;
     let desk = b.author("فريق التحرير", pb::AuthorKind::Desk).await;
     let event = next_event(&mut stream).await;

@@ -164,6 +164,11 @@ impl TestApp {
         TestApp::serve(self.database.clone(), clock, test_options()).await
     }
 
+    /// [`TestApp::another_server`] on the system clock.
+    pub async fn another_server_in_real_time(&self) -> TestApp {
+        self.another_server(Arc::new(SystemClock)).await
+    }
+
     /// A server on `database`, such as a restart on the database of a
     /// server that was stopped.
     pub async fn on_database(database: Arc<TestDatabase>, clock: Arc<dyn Clock>) -> TestApp {
@@ -180,8 +185,8 @@ impl TestApp {
         Clients::with_authorization(&self.channel, Some(&format!("Bearer {token}")))
     }
 
-    /// A new key's token, made by the admin through KeyService.
-    pub async fn token(&self, role: pb::Role, author_id: Option<&str>) -> String {
+    /// A new key, with its token, made by the admin through KeyService.
+    pub async fn key(&self, role: pb::Role, author_id: Option<&str>) -> pb::CreateApiKeyResponse {
         self.keys
             .clone()
             .create_api_key(pb::CreateApiKeyRequest {
@@ -192,7 +197,11 @@ impl TestApp {
             .await
             .expect("create key")
             .into_inner()
-            .token
+    }
+
+    /// A new key's token, made by the admin through KeyService.
+    pub async fn token(&self, role: pb::Role, author_id: Option<&str>) -> String {
+        self.key(role, author_id).await.token
     }
 
     async fn serve(
