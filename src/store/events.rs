@@ -3,7 +3,7 @@
 //! ever skipping one, even when transactions start in one order and commit in
 //! another.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Set, Statement,
@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use super::{Store, deadline, entities::events, execute_in_order};
+use super::{Store, deadline, encode_json, entities::events, execute_in_order};
 use crate::{
     domain::{
         access::Actor,
@@ -148,7 +148,8 @@ pub(super) struct NewEvent<'a> {
     pub actor: &'a Actor,
 }
 
-/// An event as the log stores it, its payload encoded.
+/// An event as the log stores it, its payload encoded: the row of both
+/// inserts below, which name its columns each in its own way.
 #[derive(Serialize)]
 struct EventRow<'a> {
     event_type: &'a str,
@@ -167,21 +168,22 @@ impl<'a> EventRow<'a> {
             EventPayload::Comment { comment, .. } => (Some(comment.article_id.as_str()), None),
             EventPayload::Share(share) => (Some(share.article_id.as_str()), None),
         };
-        let payload = serde_json::to_string(&event.payload)
-            .map_err(|error| DbErr::Custom(format!("cannot encode an event payload: {error}")))?;
         Ok(Self {
             event_type: event.event_type,
-            occur_time: event.occur_time,
+            // As sqlx binds a time; PostgreSQL would round the digits a
+            // time in JSON carries past microseconds.
+            occur_time: event.occur_time.trunc_subsecs(6),
             article_id,
             author_id,
-            payload,
+            payload: encode_json("an event's payload", &event.payload)?,
             actor: &event.actor.0,
         })
     }
 }
 
 /// The insert that appends `events` (see [`append_event`]), none for no
-/// events: a statement whose writes may be folded into it as CTEs.
+/// events: on SQLite, and on PostgreSQL when writes are folded into it as
+/// CTEs (otherwise see [`events_insert_postgres`]).
 fn events_insert(
     backend: DbBackend,
     events: &[NewEvent<'_>],
@@ -216,10 +218,9 @@ fn events_insert(
 
 /// On PostgreSQL, the insert that appends `events` (see [`append_event`]),
 /// none for no events, with the events as one JSON value: its text is the
-/// same however many events it carries, so each connection prepares it once
-/// (a text per batch size of shares missed sqlx's cache of 100 statements a
-/// connection a third of the time, and every miss is a round trip more).
-/// The events are inserted, and so numbered, in their order.
+/// same however many events it carries, so that each connection prepares
+/// it once (why that matters is in `store::shares::batch`). The events are
+/// inserted, and so numbered, in their order.
 fn events_insert_postgres(events: &[NewEvent<'_>]) -> Result<Option<Statement>, DbErr> {
     if events.is_empty() {
         return Ok(None);
@@ -228,8 +229,7 @@ fn events_insert_postgres(events: &[NewEvent<'_>]) -> Result<Option<Statement>, 
         .iter()
         .map(EventRow::of)
         .collect::<Result<Vec<_>, _>>()?;
-    let rows = serde_json::to_string(&rows)
-        .map_err(|error| DbErr::Custom(format!("cannot encode events: {error}")))?;
+    let rows = encode_json("events", &rows)?;
     let mut sql = String::from(
         "INSERT INTO events (event_type, occur_time, article_id, author_id, payload, actor) \
          SELECT e.event_type, e.occur_time, e.article_id, e.author_id, e.payload, e.actor \

@@ -283,6 +283,13 @@ impl Store {
 /// migrations) and for an in-memory database.
 const SQLITE_CHECKPOINT_PAGES: u32 = 1_000;
 
+/// `value` as JSON text, for a column or a statement's parameter; `what`
+/// names it in the error.
+fn encode_json(what: &str, value: &impl serde::Serialize) -> Result<String, DbErr> {
+    serde_json::to_string(value)
+        .map_err(|error| DbErr::Custom(format!("cannot encode {what} as JSON: {error}")))
+}
+
 fn is_in_memory_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
 }

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::{
-    Store,
+    Store, encode_json,
     entities::{article_revisions, articles},
 };
 use crate::{
@@ -37,19 +37,16 @@ pub(super) fn revision_statement(
     changed_fields: &[&str],
     note: &str,
 ) -> Result<InsertStatement, DbErr> {
-    let encode = |what: &str, json: serde_json::Result<String>| {
-        json.map_err(|error| DbErr::Custom(format!("cannot encode a revision's {what}: {error}")))
-    };
     Ok(
         article_revisions::Entity::insert(article_revisions::ActiveModel {
             article_id: Set(article.id.clone()),
             revision: Set(article.revision),
             action: Set(action.as_str().to_owned()),
             create_time: Set(article.update_time),
-            changed_fields: Set(encode("fields", serde_json::to_string(changed_fields))?),
+            changed_fields: Set(encode_json("a revision's fields", &changed_fields)?),
             note: Set(note.to_owned()),
             status: Set(article.status.as_str().to_owned()),
-            content: Set(encode("content", serde_json::to_string(&article.content))?),
+            content: Set(encode_json("a revision's content", &article.content)?),
             actor: Set(actor.0.clone()),
         })
         .into_query(),

@@ -274,6 +274,117 @@ async fn every_acknowledged_share_of_a_crowd_is_committed_and_announced_without_
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crowd_mixing_anonymous_readers_and_repeating_clients_counts_each_client_once() {
+    let app = TestApp::spawn().await;
+    let mut articles = Vec::new();
+    for title in ["خبر أول", "خبر ثان", "خبر ثالث"] {
+        articles.push(published(&app, title).await.id);
+    }
+    use pb::ShareChannel::{Whatsapp, X};
+    // Batches mix shares with and without a client, repeats of a client
+    // inside one batch, and several totals' rows.
+    let crowd: Vec<(String, pb::ShareChannel, String)> = (0..400)
+        .map(|i| {
+            let article = articles[i % 3].clone();
+            let channel = if (i / 3) % 2 == 0 { Whatsapp } else { X };
+            let client = if i % 5 == 0 {
+                String::new()
+            } else {
+                format!("reader-{}", i % 40)
+            };
+            (article, channel, client)
+        })
+        .collect();
+    let answers = join_all(
+        crowd
+            .iter()
+            .cloned()
+            .map(|(article_id, channel, client_id)| {
+                let mut client = app.shares.clone();
+                tokio::spawn(async move {
+                    client
+                        .record_share(pb::RecordShareRequest {
+                            article_id,
+                            channel: channel.into(),
+                            client_id,
+                            referrer: String::new(),
+                        })
+                        .await
+                        .map(tonic::Response::into_inner)
+                })
+            }),
+    )
+    .await;
+    let mut counted_answers = 0;
+    for answer in answers {
+        if answer.expect("task").expect("share").counted {
+            counted_answers += 1;
+        }
+    }
+
+    let mut expected_total = 0;
+    for article in &articles {
+        let mut by_channel = Vec::new();
+        for channel in [X, Whatsapp] {
+            let shares: Vec<&str> = crowd
+                .iter()
+                .filter(|(a, c, _)| a == article && *c == channel)
+                .map(|(_, _, client)| client.as_str())
+                .collect();
+            let anonymous = shares.iter().filter(|client| client.is_empty()).count();
+            let clients: std::collections::HashSet<&str> = shares
+                .iter()
+                .copied()
+                .filter(|client| !client.is_empty())
+                .collect();
+            assert!(anonymous > 0 && clients.len() < shares.len() - anonymous);
+            by_channel.push((channel, (anonymous + clients.len()) as i64));
+        }
+        let counts = stats(&app, article).await;
+        let stored: Vec<(pb::ShareChannel, i64)> = counts
+            .by_channel
+            .iter()
+            .map(|count| (count.channel(), count.count))
+            .collect();
+        assert_eq!(stored, by_channel, "article {article}");
+        expected_total += counts.total;
+    }
+    assert_eq!(counted_answers, expected_total);
+
+    let mut counted_events = 0;
+    let mut events = 0;
+    let mut after_sequence = 0;
+    loop {
+        let page = app
+            .events
+            .clone()
+            .list_events(pb::ListEventsRequest {
+                after_sequence,
+                page_size: 100,
+                types: vec!["share.recorded".into()],
+            })
+            .await
+            .expect("events")
+            .into_inner()
+            .events;
+        let Some(last) = page.last() else { break };
+        after_sequence = last.sequence;
+        for event in page {
+            match event.payload {
+                Some(pb::event::Payload::Share(share)) => {
+                    assert!(articles.contains(&share.article_id));
+                    events += 1;
+                    counted_events += i64::from(share.counted);
+                }
+                other => panic!("share.recorded carries a ShareEvent, not {other:?}"),
+            }
+        }
+    }
+    assert_eq!(events, crowd.len());
+    assert_eq!(counted_events, expected_total);
+}
+
 #[tokio::test]
 async fn the_top_shared_list_ranks_published_articles_in_a_window() {
     let start = chrono::DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
