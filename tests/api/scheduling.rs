@@ -45,28 +45,10 @@ async fn status_of(app: &TestApp, id: &str) -> pb::ArticleStatus {
 /// Every `article.published` event, by article id.
 async fn published_events(app: &TestApp) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
-    let mut after_sequence = 0;
-    loop {
-        let events = app
-            .events
-            .clone()
-            .list_events(pb::ListEventsRequest {
-                after_sequence,
-                page_size: 100,
-                types: vec!["article.published".into()],
-            })
-            .await
-            .expect("list events")
-            .into_inner()
-            .events;
-        let Some(last) = events.last() else {
-            return counts;
-        };
-        after_sequence = last.sequence;
-        for event in events {
-            *counts.entry(event.article_id).or_insert(0) += 1;
-        }
+    for event in app.events_paged(&["article.published"]).await {
+        *counts.entry(event.article_id).or_insert(0) += 1;
     }
+    counts
 }
 
 #[tokio::test]

@@ -237,25 +237,7 @@ async fn every_acknowledged_share_of_a_crowd_is_committed_and_announced_without_
     assert_eq!(acknowledged, crowd);
     assert_eq!(stats(&app, &article.id).await.total, crowd as i64);
 
-    let mut events = Vec::new();
-    let mut after_sequence = 0;
-    loop {
-        let page = app
-            .events
-            .clone()
-            .list_events(pb::ListEventsRequest {
-                after_sequence,
-                page_size: 100,
-                types: vec!["share.recorded".into()],
-            })
-            .await
-            .expect("events")
-            .into_inner()
-            .events;
-        let Some(last) = page.last() else { break };
-        after_sequence = last.sequence;
-        events.extend(page);
-    }
+    let events = app.events_paged(&["share.recorded"]).await;
     assert_eq!(events.len(), crowd);
     match &events[0].payload {
         Some(pb::event::Payload::Share(share)) => {
@@ -352,36 +334,18 @@ async fn a_crowd_mixing_anonymous_readers_and_repeating_clients_counts_each_clie
     }
     assert_eq!(counted_answers, expected_total);
 
+    let events = app.events_paged(&["share.recorded"]).await;
     let mut counted_events = 0;
-    let mut events = 0;
-    let mut after_sequence = 0;
-    loop {
-        let page = app
-            .events
-            .clone()
-            .list_events(pb::ListEventsRequest {
-                after_sequence,
-                page_size: 100,
-                types: vec!["share.recorded".into()],
-            })
-            .await
-            .expect("events")
-            .into_inner()
-            .events;
-        let Some(last) = page.last() else { break };
-        after_sequence = last.sequence;
-        for event in page {
-            match event.payload {
-                Some(pb::event::Payload::Share(share)) => {
-                    assert!(articles.contains(&share.article_id));
-                    events += 1;
-                    counted_events += i64::from(share.counted);
-                }
-                other => panic!("share.recorded carries a ShareEvent, not {other:?}"),
+    for event in &events {
+        match &event.payload {
+            Some(pb::event::Payload::Share(share)) => {
+                assert!(articles.contains(&share.article_id));
+                counted_events += i64::from(share.counted);
             }
+            other => panic!("share.recorded carries a ShareEvent, not {other:?}"),
         }
     }
-    assert_eq!(events, crowd.len());
+    assert_eq!(events.len(), crowd.len());
     assert_eq!(counted_events, expected_total);
 }
 

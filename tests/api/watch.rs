@@ -49,25 +49,8 @@ async fn next_event(stream: &mut Streaming<pb::WatchEventsResponse>) -> pb::Even
 
 /// Every stored event's sequence, read page by page.
 async fn stored_sequences(app: &TestApp) -> Vec<i64> {
-    let mut all = Vec::new();
-    let mut after_sequence = 0;
-    loop {
-        let page = app
-            .events
-            .clone()
-            .list_events(pb::ListEventsRequest {
-                after_sequence,
-                page_size: 100,
-                types: vec![],
-            })
-            .await
-            .expect("list events")
-            .into_inner()
-            .events;
-        let Some(last) = page.last() else { return all };
-        after_sequence = last.sequence;
-        all.extend(page.into_iter().map(|event| event.sequence));
-    }
+    let events = app.events_paged(&[]).await;
+    events.into_iter().map(|event| event.sequence).collect()
 }
 
 #[tokio::test]

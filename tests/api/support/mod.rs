@@ -305,6 +305,30 @@ impl TestApp {
             .events
     }
 
+    /// Every event of `types` (of any type when empty), oldest first, read
+    /// page by page as a feed reader would.
+    pub async fn events_paged(&self, types: &[&str]) -> Vec<pb::Event> {
+        let mut all = Vec::new();
+        let mut after_sequence = 0;
+        loop {
+            let page = self
+                .events
+                .clone()
+                .list_events(pb::ListEventsRequest {
+                    after_sequence,
+                    page_size: 100,
+                    types: types.iter().map(|&event_type| event_type.into()).collect(),
+                })
+                .await
+                .expect("list events")
+                .into_inner()
+                .events;
+            let Some(last) = page.last() else { return all };
+            after_sequence = last.sequence;
+            all.extend(page);
+        }
+    }
+
     /// How many commits the server has made so far.
     pub fn commits(&self) -> u64 {
         self.store.local_commits()
