@@ -41,23 +41,11 @@ pub(super) struct ShareRow {
 
 /// An (article, channel, client) key whose earlier counted shares are looked
 /// for.
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 struct RepeatKey<'a> {
     article_id: &'a str,
-    channel: &'a str,
+    channel: &'static str,
     client_hash: &'a str,
-}
-
-/// `triples` as the JSON objects PostgreSQL's `json_to_recordset` reads.
-fn repeat_keys<'a>(triples: &HashSet<(&'a str, &'a str, &'a str)>) -> Vec<RepeatKey<'a>> {
-    triples
-        .iter()
-        .map(|&(article_id, channel, client_hash)| RepeatKey {
-            article_id,
-            channel,
-            client_hash,
-        })
-        .collect()
 }
 
 /// A count to add to an article's and channel's total.
@@ -120,14 +108,17 @@ pub(super) async fn recent_counted_shares(
     batch: &[NewShare],
     now: DateTime<Utc>,
 ) -> Result<HashSet<(String, ShareChannel, String)>, DbErr> {
-    let triples: HashSet<(&str, &'static str, &str)> = batch
+    let keys: HashSet<RepeatKey<'_>> = batch
         .iter()
         .filter_map(|share| {
-            let hash = share.client_hash.as_deref()?;
-            Some((share.article_id.as_str(), share.channel.as_str(), hash))
+            Some(RepeatKey {
+                article_id: &share.article_id,
+                channel: share.channel.as_str(),
+                client_hash: share.client_hash.as_deref()?,
+            })
         })
         .collect();
-    if triples.is_empty() {
+    if keys.is_empty() {
         return Ok(HashSet::new());
     }
     let since = now - repeat_window();
@@ -144,30 +135,28 @@ pub(super) async fn recent_counted_shares(
              AND s.channel = b.channel AND s.client_hash = b.client_hash \
              AND s.counted AND s.create_time > $2 LIMIT 1) AS earlier",
             [
-                encode_json("a share batch's clients", &repeat_keys(&triples))?.into(),
+                encode_json("a share batch's clients", &keys)?.into(),
                 since.into(),
             ],
         ),
         backend => {
-            let mut values: Vec<sea_orm::Value> = Vec::with_capacity(triples.len() * 3 + 1);
-            let mut rows = Vec::with_capacity(triples.len());
-            for (article_id, channel, hash) in triples {
-                let mut row = Vec::with_capacity(3);
-                for value in [article_id, channel, hash] {
-                    values.push(value.into());
-                    row.push(placeholder(backend, values.len()));
-                }
-                rows.push(format!("({})", row.join(", ")));
+            let mut values: Vec<sea_orm::Value> = Vec::with_capacity(keys.len() * 3 + 1);
+            for key in &keys {
+                values.extend([
+                    key.article_id.into(),
+                    key.channel.into(),
+                    key.client_hash.into(),
+                ]);
             }
             values.push(since.into());
-            let since = placeholder(backend, values.len());
+            // SQLite binds anonymous `?` placeholders in order.
+            let rows = vec!["(?, ?, ?)"; keys.len()].join(", ");
             let sql = format!(
-                "WITH batch (article_id, channel, client_hash) AS (VALUES {}) \
+                "WITH batch (article_id, channel, client_hash) AS (VALUES {rows}) \
                  SELECT s.article_id, s.channel, s.client_hash FROM batch b \
                  JOIN shares s ON s.article_id = b.article_id AND s.channel = b.channel \
                  AND s.client_hash = b.client_hash \
-                 WHERE s.counted AND s.create_time > {since}",
-                rows.join(", ")
+                 WHERE s.counted AND s.create_time > ?"
             );
             Statement::from_sql_and_values(backend, sql, values)
         }
@@ -242,14 +231,6 @@ pub(super) fn batch_writes(
     let mut writes = vec![backend.build(&shares::Entity::insert_many(rows).into_query())];
     writes.extend(totals_upsert(totals, now).map(|upsert| backend.build(&upsert)));
     Ok(writes)
-}
-
-/// The `n`th (from 1) bind parameter's placeholder in `backend`'s SQL.
-fn placeholder(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    }
 }
 
 /// On SQLite, the upsert that adds each count to its article's and channel's
