@@ -6,7 +6,7 @@ use newsdesk::config::{Cli, Command};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    newsdesk::telemetry::init(cli.log_format);
+    let _log = newsdesk::telemetry::init(cli.log_format);
     match cli.command() {
         Command::Serve(args) => newsdesk::server::run(*args).await,
         Command::Keys(args) => newsdesk::keys::run(args).await,
