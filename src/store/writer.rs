@@ -106,6 +106,7 @@ impl Writer {
                     scope: Some(Scope::Own(pool.begin().await?)),
                     turn: None,
                     commits: self.commits.clone(),
+                    savepoint: std::sync::Mutex::new(Savepoint::Open),
                 });
             }
             Mode::Group(writer) => writer,
@@ -131,31 +132,27 @@ impl Writer {
                 scope: Some(Scope::First),
                 turn: Some(turn),
                 commits: self.commits.clone(),
+                savepoint: std::sync::Mutex::new(Savepoint::Open),
             });
         }
-        // The last write's savepoint is released here, in the same call as
-        // this one opens, which saves every write a hand-off to the
-        // connection's thread and back.
-        let open_savepoint = if std::mem::take(&mut turn.guard.unreleased) {
+        // The savepoint is opened by the write's first read, in the same
+        // call (releasing the last write's savepoint too): that saves every
+        // write a hand-off to the connection's thread and back.
+        let released_last = std::mem::take(&mut turn.guard.unreleased);
+        let opening = if released_last {
             RELEASE_AND_OPEN_SAVEPOINT
         } else {
             OPEN_SAVEPOINT
         };
-        // Cut off before the answer, nobody knows whether the savepoint
-        // exists: the next to hold the turn gives the group up.
-        turn.guard.unsettled = Unsettled::Unknown;
-        turn.guard
-            .open
-            .as_ref()
-            .ok_or_else(|| DbErr::Custom("the group's transaction is not open".into()))?
-            .execute_unprepared(open_savepoint)
-            .await?;
-        turn.guard.unsettled = Unsettled::Nothing;
         Ok(WriteTxn {
             backend,
             scope: Some(Scope::Savepoint),
             turn: Some(turn),
             commits: self.commits.clone(),
+            savepoint: std::sync::Mutex::new(Savepoint::Unsent {
+                opening,
+                released_last,
+            }),
         })
     }
 
@@ -451,6 +448,27 @@ pub(super) struct WriteTxn {
     scope: Option<Scope>,
     turn: Option<Turn>,
     commits: Arc<watch::Sender<u64>>,
+    /// Whether the savepoint (SQLite, after the group's first write) is
+    /// open yet. std's mutex: held only to read or swap.
+    savepoint: std::sync::Mutex<Savepoint>,
+}
+
+/// A write's savepoint: opened with the write's first read, since a read
+/// takes many statements in one call (and a write's rows affected would
+/// count the savepoint's statements in, so a write does not carry them).
+#[derive(Debug, Clone, Copy)]
+enum Savepoint {
+    /// Nothing sent yet: `opening` goes with the first statement.
+    Unsent {
+        opening: &'static str,
+        /// Whether `opening` releases the last write's savepoint, which
+        /// stays unreleased if this write sends nothing.
+        released_last: bool,
+    },
+    /// Sent, and not known to have run: the call failed or was cut off.
+    InDoubt,
+    /// Open (or none needed: PostgreSQL, or the group's first write).
+    Open,
 }
 
 /// Where a write's statements run.
@@ -484,9 +502,64 @@ impl WriteTxn {
         .ok_or_else(|| DbErr::Custom("the write has ended".into()))
     }
 
+    fn savepoint(&self) -> std::sync::MutexGuard<'_, Savepoint> {
+        self.savepoint
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The savepoint's opening, if nothing has sent it yet, to send with
+    /// the next statement; until that succeeds the savepoint is in doubt.
+    fn take_opening(&self) -> Option<&'static str> {
+        let mut savepoint = self.savepoint();
+        let Savepoint::Unsent { opening, .. } = *savepoint else {
+            return None;
+        };
+        *savepoint = Savepoint::InDoubt;
+        Some(opening)
+    }
+
+    /// Opens the savepoint in a call of its own, if nothing has yet: for
+    /// statements that cannot carry it.
+    async fn open_savepoint_alone(&self) -> Result<(), DbErr> {
+        if let Some(opening) = self.take_opening() {
+            self.txn()?.execute_unprepared(opening).await?;
+            *self.savepoint() = Savepoint::Open;
+        }
+        Ok(())
+    }
+
+    /// Runs `query` with the savepoint's opening before it, if unsent.
+    async fn with_opening<T>(
+        &self,
+        stmt: Statement,
+        query: impl AsyncFnOnce(&DatabaseTransaction, Statement) -> Result<T, DbErr>,
+    ) -> Result<T, DbErr> {
+        let txn = self.txn()?;
+        let Some(opening) = self.take_opening() else {
+            return query(txn, stmt).await;
+        };
+        let stmt = Statement {
+            sql: format!("{opening}; {}", stmt.sql),
+            ..stmt
+        };
+        let result = query(txn, stmt).await;
+        if result.is_ok() {
+            *self.savepoint() = Savepoint::Open;
+        }
+        result
+    }
+
     /// Commits the write and returns once it is durable: on SQLite, once
     /// its group has committed.
     pub(super) async fn commit(mut self) -> Result<(), Error> {
+        let savepoint = *self.savepoint();
+        if let Savepoint::InDoubt = savepoint {
+            // Dropped, the write gives its group up (see `Drop`).
+            return Err(Error::Internal(
+                "a write committed after a statement of it failed".into(),
+            ));
+        }
         let scope = self.scope.take().ok_or_else(ended)?;
         let Some(mut turn) = self.turn.take() else {
             if let Scope::Own(txn) = scope {
@@ -496,7 +569,11 @@ impl WriteTxn {
             return Ok(());
         };
         if let Scope::Savepoint = scope {
-            turn.guard.unreleased = true;
+            turn.guard.unreleased = match savepoint {
+                // A write that sent nothing leaves the last one's as it was.
+                Savepoint::Unsent { released_last, .. } => released_last,
+                Savepoint::InDoubt | Savepoint::Open => true,
+            };
         }
         turn.guard.members += 1;
         let mut outcome = turn.guard.outcome.subscribe();
@@ -535,15 +612,24 @@ impl Drop for WriteTxn {
         let (Some(scope), Some(turn)) = (self.scope.take(), &mut self.turn) else {
             return;
         };
-        // A write cut off while its savepoint was opened (and the last
-        // one released) has left `Unknown`, which stays.
-        if turn.guard.unsettled == Unsettled::Nothing {
-            turn.guard.unsettled = match scope {
-                Scope::Savepoint => Unsettled::Savepoint,
-                Scope::First => Unsettled::FirstWrite,
-                Scope::Own(_) => Unsettled::Nothing,
-            };
-        }
+        let savepoint = *self
+            .savepoint
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        turn.guard.unsettled = match scope {
+            Scope::Savepoint => match savepoint {
+                Savepoint::Unsent { released_last, .. } => {
+                    turn.guard.unreleased = released_last;
+                    Unsettled::Nothing
+                }
+                // Cut off or failed while the call that opens the savepoint
+                // (and releases the last) ran: nobody knows what it did.
+                Savepoint::InDoubt => Unsettled::Unknown,
+                Savepoint::Open => Unsettled::Savepoint,
+            },
+            Scope::First => Unsettled::FirstWrite,
+            Scope::Own(_) => Unsettled::Nothing,
+        };
     }
 }
 
@@ -554,19 +640,23 @@ impl ConnectionTrait for WriteTxn {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.open_savepoint_alone().await?;
         self.txn()?.execute_raw(stmt).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.open_savepoint_alone().await?;
         self.txn()?.execute_unprepared(sql).await
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.txn()?.query_one_raw(stmt).await
+        self.with_opening(stmt, async |txn, stmt| txn.query_one_raw(stmt).await)
+            .await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.txn()?.query_all_raw(stmt).await
+        self.with_opening(stmt, async |txn, stmt| txn.query_all_raw(stmt).await)
+            .await
     }
 
     fn support_returning(&self) -> bool {
@@ -674,6 +764,72 @@ mod tests {
         );
     }
 
+    async fn count(txn: &super::WriteTxn) -> i64 {
+        txn.query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT count(*) AS n FROM t",
+        ))
+        .await
+        .expect("count")
+        .expect("a row")
+        .try_get::<i64>("", "n")
+        .expect("a count")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn savepoints_opened_by_a_read_or_by_nothing_keep_the_group_apart() {
+        let (store, _dir) = scratch().await;
+        let commits_before = store.local_commits();
+        let first = store.writer.begin().await.expect("begin");
+        insert(&first, 1).await;
+        // Queued behind the first, in this order: a write that reads (which
+        // opens its savepoint), writes and fails; one that sends nothing;
+        // one that reads and writes.
+        let failing = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let txn = store.writer.begin().await.expect("begin");
+                let seen = count(&txn).await;
+                insert(&txn, 2).await;
+                seen
+            }
+        });
+        until_queued(&store, 1).await;
+        let empty = tokio::spawn({
+            let store = store.clone();
+            async move { store.writer.begin().await.expect("begin").commit().await }
+        });
+        until_queued(&store, 2).await;
+        let last = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let txn = store.writer.begin().await.expect("begin");
+                let seen = count(&txn).await;
+                insert(&txn, 4).await;
+                txn.commit().await.map(|()| seen)
+            }
+        });
+        until_queued(&store, 3).await;
+
+        first.commit().await.expect("the first write commits");
+        assert_eq!(failing.await.expect("the failing write"), 1);
+        empty
+            .await
+            .expect("the empty write")
+            .expect("the empty write commits");
+        let seen = last
+            .await
+            .expect("the last write")
+            .expect("the last write commits");
+        assert_eq!(seen, 1, "the failed write was undone before the last read");
+        assert_eq!(stored(&store).await, [1, 4]);
+        assert_eq!(
+            store.local_commits() - commits_before,
+            1,
+            "one commit for all"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_cut_off_anywhere_never_take_an_acknowledged_one_with_them() {
         let (store, _dir) = scratch().await;
@@ -681,8 +837,8 @@ mod tests {
         let mut cut_off = 0;
         // Waves of writes with a fixed sequence of deadlines, from none to
         // a few milliseconds, cutting writes off at every stage: queued,
-        // opening their savepoint (releasing the last), inserting, waiting
-        // for the commit.
+        // opening their savepoint (releasing the last) alone or with a read,
+        // inserting, waiting for the commit.
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         for wave in 0..40_i64 {
             let mut writes = tokio::task::JoinSet::new();
@@ -696,6 +852,14 @@ mod tests {
                 writes.spawn(async move {
                     let write = async {
                         let txn = store.writer.begin().await?;
+                        if id % 2 == 0 {
+                            // A read first: it carries the savepoint's opening.
+                            txn.query_one_raw(Statement::from_string(
+                                DbBackend::Sqlite,
+                                "SELECT count(*) AS n FROM t",
+                            ))
+                            .await?;
+                        }
                         insert(&txn, id).await;
                         tokio::task::yield_now().await;
                         txn.commit()
