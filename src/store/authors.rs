@@ -12,7 +12,7 @@ use super::{
     Store,
     entities::{article_authors, article_live_authors, authors},
     events::{NewEvent, append_event},
-    inserted,
+    insert_unless_taken,
     request_ids::{Creation, forget_request_ids},
     slugs::{SlugPlacement, SlugTable, place_slug},
 };
@@ -273,11 +273,12 @@ impl<C: ConnectionTrait> SlugTable for NewAuthorRow<'_, C> {
     async fn try_insert(&self, slug: &str) -> Result<bool, DbErr> {
         let mut candidate: authors::ActiveModel = self.row.clone().into();
         candidate.slug = Set(slug.to_owned());
-        let result = authors::Entity::insert(candidate)
-            .on_conflict_do_nothing_on([authors::Column::Slug])
-            .exec_without_returning(self.conn)
-            .await?;
-        Ok(inserted(result))
+        insert_unless_taken(
+            self.conn,
+            authors::Entity::insert(candidate),
+            [authors::Column::Slug],
+        )
+        .await
     }
 }
 

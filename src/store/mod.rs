@@ -337,9 +337,30 @@ async fn execute_in_order(
     Ok(())
 }
 
-/// Whether an insert with ON CONFLICT DO NOTHING wrote its row.
-fn inserted(result: sea_orm::TryInsertResult<u64>) -> bool {
-    matches!(result, sea_orm::TryInsertResult::Inserted(rows) if rows > 0)
+/// Inserts `insert`'s row unless one with the same `key` exists (ON
+/// CONFLICT DO NOTHING); whether it was written. The insert returns a row
+/// if it wrote one, rather than counting rows affected: as a query it can
+/// open the write's savepoint on SQLite in the same call (see `writer`),
+/// where rows affected would count the savepoint's statements in.
+async fn insert_unless_taken<A, K>(
+    conn: &impl ConnectionTrait,
+    insert: sea_orm::Insert<A>,
+    key: impl IntoIterator<Item = K>,
+) -> Result<bool, DbErr>
+where
+    A: sea_orm::ActiveModelTrait,
+    K: sea_orm::sea_query::IntoIden,
+{
+    use sea_orm::{
+        QueryTrait,
+        sea_query::{Expr, OnConflict, Query},
+    };
+    let mut insert = insert
+        .on_conflict(OnConflict::columns(key).do_nothing().to_owned())
+        .into_query();
+    insert.returning(Query::returning().expr(Expr::cust("1")));
+    let backend = conn.get_database_backend();
+    Ok(conn.query_one_raw(backend.build(&insert)).await?.is_some())
 }
 
 impl From<DbErr> for Error {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set};
 
-use super::{Store, WriteTxn, entities::request_ids, inserted, new_id};
+use super::{Store, WriteTxn, entities::request_ids, insert_unless_taken, new_id};
 use crate::{domain::access::Actor, error::Error};
 
 /// How a Create goes on after its idempotency key is looked at.
@@ -76,11 +76,13 @@ async fn claim_request_id(
     };
     // On PostgreSQL, DO NOTHING waits for a concurrent claim of the same key
     // to commit or roll back, so the SELECT below sees the winner.
-    let result = request_ids::Entity::insert(claim)
-        .on_conflict_do_nothing_on([request_ids::Column::Scope, request_ids::Column::RequestId])
-        .exec_without_returning(conn)
-        .await?;
-    if inserted(result) {
+    if insert_unless_taken(
+        conn,
+        request_ids::Entity::insert(claim),
+        [request_ids::Column::Scope, request_ids::Column::RequestId],
+    )
+    .await?
+    {
         return Ok(Claim::New);
     }
     let existing = request_ids::Entity::find()

@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Que
 
 use super::super::{
     entities::articles,
-    inserted,
+    insert_unless_taken,
     slugs::{SlugPlacement, SlugTable, place_slug},
 };
 use crate::{domain::slug::SlugChoice, error::Error};
@@ -24,11 +24,12 @@ impl<C: ConnectionTrait> SlugTable for NewArticleRow<'_, C> {
     async fn try_insert(&self, slug: &str) -> Result<bool, DbErr> {
         let mut candidate: articles::ActiveModel = self.row.clone().into();
         candidate.slug = Set(slug.to_owned());
-        let result = articles::Entity::insert(candidate)
-            .on_conflict_do_nothing_on([articles::Column::Language, articles::Column::Slug])
-            .exec_without_returning(self.conn)
-            .await?;
-        Ok(inserted(result))
+        insert_unless_taken(
+            self.conn,
+            articles::Entity::insert(candidate),
+            [articles::Column::Language, articles::Column::Slug],
+        )
+        .await
     }
 }
 
