@@ -93,7 +93,8 @@ impl Writer {
     }
 
     /// Starts a write. On SQLite this waits for the writer connection's
-    /// turn, then opens the group's transaction or a savepoint in it. The
+    /// turn, then opens the group's transaction, or leaves the savepoint in
+    /// it for the write's first statement to open (see [`Savepoint`]). The
     /// transaction takes the write lock at BEGIN (IMMEDIATE), since a
     /// deferred transaction that read first could not upgrade to a writer
     /// once another process had committed, and would fail at once instead
@@ -245,9 +246,10 @@ enum Unsettled {
     /// The group's first write failed or was cancelled: the transaction
     /// holds only its changes, and is rolled back.
     FirstWrite,
-    /// A write was cut off while the connection worked on its savepoint, or
-    /// undoing one failed: what the transaction holds is unknown, so the
-    /// whole group is rolled back and its members hear an error.
+    /// A write was cut off (or failed, short of breaking a constraint) in
+    /// the call that opened its savepoint, or undoing one failed: what the
+    /// transaction holds is unknown, so the whole group is rolled back and
+    /// its members hear an error.
     Unknown,
 }
 
@@ -509,20 +511,26 @@ impl WriteTxn {
     }
 
     /// The savepoint's opening, if nothing has sent it yet, to send with
-    /// the next statement; until that succeeds the savepoint is in doubt.
-    fn take_opening(&self) -> Option<&'static str> {
+    /// the next statement; until that succeeds the savepoint is in doubt,
+    /// and no other statement may run (it could run outside the savepoint).
+    fn take_opening(&self) -> Result<Option<&'static str>, DbErr> {
         let mut savepoint = self.savepoint();
-        let Savepoint::Unsent { opening, .. } = *savepoint else {
-            return None;
-        };
-        *savepoint = Savepoint::InDoubt;
-        Some(opening)
+        match *savepoint {
+            Savepoint::Open => Ok(None),
+            Savepoint::InDoubt => Err(DbErr::Custom(
+                "the write's savepoint is in doubt: the write cannot go on".into(),
+            )),
+            Savepoint::Unsent { opening, .. } => {
+                *savepoint = Savepoint::InDoubt;
+                Ok(Some(opening))
+            }
+        }
     }
 
     /// Opens the savepoint in a call of its own, if nothing has yet: for
     /// statements that cannot carry it.
     async fn open_savepoint_alone(&self) -> Result<(), DbErr> {
-        if let Some(opening) = self.take_opening() {
+        if let Some(opening) = self.take_opening()? {
             self.txn()?.execute_unprepared(opening).await?;
             *self.savepoint() = Savepoint::Open;
         }
@@ -536,7 +544,7 @@ impl WriteTxn {
         query: impl AsyncFnOnce(&DatabaseTransaction, Statement) -> Result<T, DbErr>,
     ) -> Result<T, DbErr> {
         let txn = self.txn()?;
-        let Some(opening) = self.take_opening() else {
+        let Some(opening) = self.take_opening()? else {
             return query(txn, stmt).await;
         };
         let stmt = Statement {
@@ -544,7 +552,13 @@ impl WriteTxn {
             ..stmt
         };
         let result = query(txn, stmt).await;
-        if result.is_ok() {
+        // The opening cannot break a constraint: when a statement after it
+        // did, the opening ran, and undoing the savepoint undoes the write.
+        let opened = match &result {
+            Ok(_) => true,
+            Err(error) => error.sql_err().is_some(),
+        };
+        if opened {
             *self.savepoint() = Savepoint::Open;
         }
         result
@@ -596,9 +610,12 @@ impl WriteTxn {
     /// turn next, before anything else: nothing else can see the write
     /// meanwhile, nor write.
     pub(super) async fn rollback(mut self) -> Result<(), Error> {
-        if let Some(Scope::Own(txn)) = self.scope.take() {
+        if let Some(Scope::Own(_)) = self.scope
+            && let Some(Scope::Own(txn)) = self.scope.take()
+        {
             txn.rollback().await?;
         }
+        // On SQLite, dropped with its scope: see `Drop`.
         Ok(())
     }
 }
@@ -726,44 +743,6 @@ mod tests {
         .expect("the writes queue");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failed_write_leaves_its_group_and_the_others_commit_together() {
-        let (store, _dir) = scratch().await;
-        let commits_before = store.local_commits();
-        let first = store.writer.begin().await.expect("begin");
-        insert(&first, 1).await;
-        let failing = tokio::spawn({
-            let store = store.clone();
-            async move {
-                let txn = store.writer.begin().await.expect("begin");
-                insert(&txn, 2).await;
-                // Dropped without a commit: the request failed.
-            }
-        });
-        until_queued(&store, 1).await;
-        let last = tokio::spawn({
-            let store = store.clone();
-            async move {
-                let txn = store.writer.begin().await.expect("begin");
-                insert(&txn, 3).await;
-                txn.commit().await
-            }
-        });
-        until_queued(&store, 2).await;
-
-        first.commit().await.expect("the first write commits");
-        failing.await.expect("the failing write's task");
-        last.await
-            .expect("the last write's task")
-            .expect("the last write commits");
-        assert_eq!(stored(&store).await, [1, 3]);
-        assert_eq!(
-            store.local_commits() - commits_before,
-            1,
-            "one commit for both"
-        );
-    }
-
     async fn count(txn: &super::WriteTxn) -> i64 {
         txn.query_one_raw(Statement::from_string(
             DbBackend::Sqlite,
@@ -777,42 +756,71 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn savepoints_opened_by_a_read_or_by_nothing_keep_the_group_apart() {
+    async fn a_failed_write_leaves_its_group_and_the_others_commit_together() {
         let (store, _dir) = scratch().await;
         let commits_before = store.local_commits();
         let first = store.writer.begin().await.expect("begin");
         insert(&first, 1).await;
-        // Queued behind the first, in this order: a write that reads (which
-        // opens its savepoint), writes and fails; one that sends nothing;
-        // one that reads and writes.
-        let failing = tokio::spawn({
+        // Queued behind the first, in this order: a write that inserts
+        // (opening its savepoint in a call of its own) and is rolled back;
+        // one that reads (opening it in the same call), inserts and fails
+        // (is dropped); one whose first statement, a query, breaks a
+        // constraint; one that sends nothing; one that reads and inserts.
+        let failing_insert = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let txn = store.writer.begin().await.expect("begin");
+                insert(&txn, 2).await;
+                txn.rollback().await.expect("roll back");
+            }
+        });
+        until_queued(&store, 1).await;
+        let failing_read = tokio::spawn({
             let store = store.clone();
             async move {
                 let txn = store.writer.begin().await.expect("begin");
                 let seen = count(&txn).await;
-                insert(&txn, 2).await;
+                insert(&txn, 3).await;
                 seen
             }
         });
-        until_queued(&store, 1).await;
+        until_queued(&store, 2).await;
+        let breaking = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let txn = store.writer.begin().await.expect("begin");
+                txn.query_one_raw(Statement::from_string(
+                    DbBackend::Sqlite,
+                    "INSERT INTO t (id) VALUES (1) RETURNING id",
+                ))
+                .await
+                .map(drop)
+            }
+        });
+        until_queued(&store, 3).await;
         let empty = tokio::spawn({
             let store = store.clone();
             async move { store.writer.begin().await.expect("begin").commit().await }
         });
-        until_queued(&store, 2).await;
+        until_queued(&store, 4).await;
         let last = tokio::spawn({
             let store = store.clone();
             async move {
                 let txn = store.writer.begin().await.expect("begin");
                 let seen = count(&txn).await;
-                insert(&txn, 4).await;
+                insert(&txn, 5).await;
                 txn.commit().await.map(|()| seen)
             }
         });
-        until_queued(&store, 3).await;
+        until_queued(&store, 5).await;
 
         first.commit().await.expect("the first write commits");
-        assert_eq!(failing.await.expect("the failing write"), 1);
+        failing_insert.await.expect("the first failing write");
+        assert_eq!(failing_read.await.expect("the second failing write"), 1);
+        breaking
+            .await
+            .expect("the write that breaks a constraint")
+            .expect_err("id 1 is taken");
         empty
             .await
             .expect("the empty write")
@@ -821,8 +829,11 @@ mod tests {
             .await
             .expect("the last write")
             .expect("the last write commits");
-        assert_eq!(seen, 1, "the failed write was undone before the last read");
-        assert_eq!(stored(&store).await, [1, 4]);
+        assert_eq!(
+            seen, 1,
+            "the failed writes were undone before the last read"
+        );
+        assert_eq!(stored(&store).await, [1, 5]);
         assert_eq!(
             store.local_commits() - commits_before,
             1,
