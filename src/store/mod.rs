@@ -24,8 +24,11 @@ use writer::{WriteTxn, Writer};
 use chrono::{DateTime, SubsecRound, Utc};
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    AccessMode, ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, DbErr, IsolationLevel, RuntimeErr, SqlErr, Statement, TransactionTrait, sqlx,
+    AccessMode, ActiveModelTrait, ConnectOptions, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, Insert, IsolationLevel, QueryTrait, RuntimeErr, SqlErr,
+    Statement, TransactionTrait,
+    sea_query::{Expr, IntoIden, OnConflict, Query},
+    sqlx,
 };
 
 use crate::{
@@ -344,17 +347,13 @@ async fn execute_in_order(
 /// where rows affected would count the savepoint's statements in.
 async fn insert_unless_taken<A, K>(
     conn: &impl ConnectionTrait,
-    insert: sea_orm::Insert<A>,
+    insert: Insert<A>,
     key: impl IntoIterator<Item = K>,
 ) -> Result<bool, DbErr>
 where
-    A: sea_orm::ActiveModelTrait,
-    K: sea_orm::sea_query::IntoIden,
+    A: ActiveModelTrait,
+    K: IntoIden,
 {
-    use sea_orm::{
-        QueryTrait,
-        sea_query::{Expr, OnConflict, Query},
-    };
     let mut insert = insert
         .on_conflict(OnConflict::columns(key).do_nothing().to_owned())
         .into_query();

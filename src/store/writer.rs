@@ -455,9 +455,11 @@ pub(super) struct WriteTxn {
     savepoint: std::sync::Mutex<Savepoint>,
 }
 
-/// A write's savepoint: opened with the write's first read, since a read
-/// takes many statements in one call (and a write's rows affected would
-/// count the savepoint's statements in, so a write does not carry them).
+/// A write's savepoint: opened in the same call as the write's first query,
+/// as sqlx runs the statements of one query in turn. A statement whose rows
+/// affected are read (an insert, an update) opens it in a call of its own:
+/// SQLite's count after SAVEPOINT is the last write's, which sqlx would add
+/// to the statement's.
 #[derive(Debug, Clone, Copy)]
 enum Savepoint {
     /// Nothing sent yet: `opening` goes with the first statement.
