@@ -140,20 +140,12 @@ impl Writer {
         // call (releasing the last write's savepoint too): that saves every
         // write a hand-off to the connection's thread and back.
         let released_last = std::mem::take(&mut turn.guard.unreleased);
-        let opening = if released_last {
-            RELEASE_AND_OPEN_SAVEPOINT
-        } else {
-            OPEN_SAVEPOINT
-        };
         Ok(WriteTxn {
             backend,
             scope: Some(Scope::Savepoint),
             turn: Some(turn),
             commits: self.commits.clone(),
-            savepoint: std::sync::Mutex::new(Savepoint::Unsent {
-                opening,
-                released_last,
-            }),
+            savepoint: std::sync::Mutex::new(Savepoint::Unsent { released_last }),
         })
     }
 
@@ -462,10 +454,9 @@ pub(super) struct WriteTxn {
 /// to the statement's.
 #[derive(Debug, Clone, Copy)]
 enum Savepoint {
-    /// Nothing sent yet: `opening` goes with the first statement.
+    /// Nothing sent yet: the opening goes with the first statement.
     Unsent {
-        opening: &'static str,
-        /// Whether `opening` releases the last write's savepoint, which
+        /// Whether the opening releases the last write's savepoint, which
         /// stays unreleased if this write sends nothing.
         released_last: bool,
     },
@@ -522,9 +513,13 @@ impl WriteTxn {
             Savepoint::InDoubt => Err(DbErr::Custom(
                 "the write's savepoint is in doubt: the write cannot go on".into(),
             )),
-            Savepoint::Unsent { opening, .. } => {
+            Savepoint::Unsent { released_last } => {
                 *savepoint = Savepoint::InDoubt;
-                Ok(Some(opening))
+                Ok(Some(if released_last {
+                    RELEASE_AND_OPEN_SAVEPOINT
+                } else {
+                    OPEN_SAVEPOINT
+                }))
             }
         }
     }
@@ -587,7 +582,7 @@ impl WriteTxn {
         if let Scope::Savepoint = scope {
             turn.guard.unreleased = match savepoint {
                 // A write that sent nothing leaves the last one's as it was.
-                Savepoint::Unsent { released_last, .. } => released_last,
+                Savepoint::Unsent { released_last } => released_last,
                 Savepoint::InDoubt | Savepoint::Open => true,
             };
         }
@@ -637,7 +632,7 @@ impl Drop for WriteTxn {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         turn.guard.unsettled = match scope {
             Scope::Savepoint => match savepoint {
-                Savepoint::Unsent { released_last, .. } => {
+                Savepoint::Unsent { released_last } => {
                     turn.guard.unreleased = released_last;
                     Unsettled::Nothing
                 }
@@ -745,6 +740,25 @@ mod tests {
         .expect("the writes queue");
     }
 
+    /// Starts a write that runs `write` once it has the turn, and waits
+    /// until it queues for it, behind the writes queued already.
+    async fn queue_write<T, F>(
+        store: &Store,
+        write: impl FnOnce(super::WriteTxn) -> F + Send + 'static,
+    ) -> tokio::task::JoinHandle<T>
+    where
+        F: Future<Output = T> + Send,
+        T: Send + 'static,
+    {
+        let queued = store.writes_waiting() + 1;
+        let handle = tokio::spawn({
+            let store = store.clone();
+            async move { write(store.writer.begin().await.expect("begin")).await }
+        });
+        until_queued(store, queued).await;
+        handle
+    }
+
     async fn count(txn: &super::WriteTxn) -> i64 {
         txn.query_one_raw(Statement::from_string(
             DbBackend::Sqlite,
@@ -768,53 +782,33 @@ mod tests {
         // one that reads (opening it in the same call), inserts and fails
         // (is dropped); one whose first statement, a query, breaks a
         // constraint; one that sends nothing; one that reads and inserts.
-        let failing_insert = tokio::spawn({
-            let store = store.clone();
-            async move {
-                let txn = store.writer.begin().await.expect("begin");
-                insert(&txn, 2).await;
-                txn.rollback().await.expect("roll back");
-            }
-        });
-        until_queued(&store, 1).await;
-        let failing_read = tokio::spawn({
-            let store = store.clone();
-            async move {
-                let txn = store.writer.begin().await.expect("begin");
-                let seen = count(&txn).await;
-                insert(&txn, 3).await;
-                seen
-            }
-        });
-        until_queued(&store, 2).await;
-        let breaking = tokio::spawn({
-            let store = store.clone();
-            async move {
-                let txn = store.writer.begin().await.expect("begin");
-                txn.query_one_raw(Statement::from_string(
-                    DbBackend::Sqlite,
-                    "INSERT INTO t (id) VALUES (1) RETURNING id",
-                ))
-                .await
-                .map(drop)
-            }
-        });
-        until_queued(&store, 3).await;
-        let empty = tokio::spawn({
-            let store = store.clone();
-            async move { store.writer.begin().await.expect("begin").commit().await }
-        });
-        until_queued(&store, 4).await;
-        let last = tokio::spawn({
-            let store = store.clone();
-            async move {
-                let txn = store.writer.begin().await.expect("begin");
-                let seen = count(&txn).await;
-                insert(&txn, 5).await;
-                txn.commit().await.map(|()| seen)
-            }
-        });
-        until_queued(&store, 5).await;
+        let failing_insert = queue_write(&store, |txn| async move {
+            insert(&txn, 2).await;
+            txn.rollback().await.expect("roll back");
+        })
+        .await;
+        let failing_read = queue_write(&store, |txn| async move {
+            let seen = count(&txn).await;
+            insert(&txn, 3).await;
+            seen
+        })
+        .await;
+        let breaking = queue_write(&store, |txn| async move {
+            txn.query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "INSERT INTO t (id) VALUES (1) RETURNING id",
+            ))
+            .await
+            .map(drop)
+        })
+        .await;
+        let empty = queue_write(&store, |txn| txn.commit()).await;
+        let last = queue_write(&store, |txn| async move {
+            let seen = count(&txn).await;
+            insert(&txn, 5).await;
+            txn.commit().await.map(|()| seen)
+        })
+        .await;
 
         first.commit().await.expect("the first write commits");
         failing_insert.await.expect("the first failing write");
