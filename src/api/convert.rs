@@ -152,7 +152,7 @@ fn snapshot_to_pb(content: ArticleContent) -> pb::Article {
     }
 }
 
-fn count_to_pb(count: u32) -> i32 {
+pub(super) fn count_to_pb(count: u32) -> i32 {
     i32::try_from(count).unwrap_or(i32::MAX)
 }
 

@@ -38,11 +38,17 @@ pub const EVENT_TYPES: [&str; 18] = [
 /// The event type of a recorded share.
 pub const SHARE_RECORDED: &str = "share.recorded";
 
+/// Whether an event of `event_type` changes nothing readers see of its
+/// article but the article's comment count: a comment's events do.
+pub fn changes_only_comment_count(event_type: &str) -> bool {
+    event_type.starts_with("comment.")
+}
+
 /// Whether an event of `event_type` may change which published articles a
-/// listing holds, or their order. A comment's events change only the
-/// article's comment count; an article's may publish, withdraw or move it.
+/// listing holds, or their order: an article's event may publish, withdraw
+/// or move it; a comment's changes only a count.
 pub fn may_change_listings(event_type: &str) -> bool {
-    !event_type.starts_with("comment.")
+    !changes_only_comment_count(event_type)
 }
 
 /// What happened to a comment.

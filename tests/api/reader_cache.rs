@@ -9,7 +9,10 @@ use newsdesk::proto as pb;
 use prost_types::FieldMask;
 use tonic::Code;
 
-use crate::support::{Clients, TestApp, draft};
+use crate::{
+    comments::{comment, moderate, post},
+    support::{Clients, TestApp, draft},
+};
 
 /// Waits until `check` holds, looking again every few milliseconds: the
 /// other server's change arrives on this one's refresh timer, not with a
@@ -293,6 +296,54 @@ async fn a_comment_shows_on_the_listing_page_at_once_and_a_new_story_joins_it() 
             ("الخبر الأحدث".to_owned(), 0),
             ("الخبر الأقدم".to_owned(), 1)
         ]
+    );
+}
+
+#[tokio::test]
+async fn a_comment_sets_the_count_in_the_copy_in_memory_and_leaves_the_rest_of_it() {
+    use sea_orm::ConnectionTrait as _;
+
+    let app = TestApp::spawn().await;
+    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let article = app.article(draft("العنوان كما نشر", &desk)).await;
+    publish(&app, &article.id).await;
+    let reader = app.as_anonymous();
+    read(&reader, &article.id).await.expect("read into memory");
+
+    // A change behind the server's back, with no event: only a read of the
+    // database would show it, and a comment's event does not read the
+    // article again, only its count.
+    let outside = sea_orm::Database::connect(app.database.url.as_str())
+        .await
+        .expect("connect beside the server");
+    outside
+        .execute_unprepared(&format!(
+            "UPDATE article_live SET title = 'عنوان من خارج السجل' WHERE article_id = '{}'",
+            article.id
+        ))
+        .await
+        .expect("retitle the live version outside the server");
+    let seen = |article: pb::Article| (article.title, article.comment_count);
+
+    let posted = post(&app, comment(&article.id, "", "قارئ", "تعليق"))
+        .await
+        .expect("comment");
+    assert_eq!(
+        seen(read(&reader, &article.id).await.expect("read")),
+        ("العنوان كما نشر".to_owned(), 1)
+    );
+    moderate(&app, &posted.id, pb::ModerationDecision::Reject).await;
+    assert_eq!(
+        seen(read(&reader, &article.id).await.expect("read")),
+        ("العنوان كما نشر".to_owned(), 0)
+    );
+
+    // An article's own event (here an edit of its working copy) drops the
+    // copy: the next read is the database's.
+    retitle(&app, &article.id, "عنوان المسودة التالية").await;
+    assert_eq!(
+        seen(read(&reader, &article.id).await.expect("read")),
+        ("عنوان من خارج السجل".to_owned(), 0)
     );
 }
 

@@ -9,16 +9,19 @@
 //! The event log says what changed: before answering, a reader makes sure
 //! every change this process committed has been applied (so a publish is
 //! seen by the very next read), and a task applies other processes' changes
-//! every poll interval. Any event that names an article, shares aside,
-//! drops that article's entry, and whole pages are put together again from
-//! the entries left; an article event (not a comment's, which changes only
-//! a count) also makes every page's list of ids be read again, since the
-//! article may have moved in or out of it.
+//! every poll interval. An article's event drops that article's entry; a
+//! comment's, which changes only the article's comment count, sets the count
+//! in the entry (reading the article again costs a hundred times more, and a
+//! story that draws comments is the one readers open). Whole pages are then
+//! put together again from the entries; an article's event also makes every
+//! page's list of ids be read again, since the article may have moved in or
+//! out of it. Shares change nothing readers see of an article.
 
 mod page;
 
 use std::{
     cell::RefCell,
+    collections::{HashMap, HashSet},
     hash::{DefaultHasher, Hash, Hasher},
     sync::{
         Arc,
@@ -34,9 +37,15 @@ use tokio::sync::{Mutex, watch};
 use uuid::Uuid;
 
 use self::page::{SlugOf, put_page_together};
-use super::{convert::article_in_view, encoded::Encoded};
+use super::{
+    convert::{article_in_view, count_to_pb},
+    encoded::Encoded,
+};
 use crate::{
-    domain::{article::ArticleView, event::may_change_listings},
+    domain::{
+        article::ArticleView,
+        event::{changes_only_comment_count, may_change_listings},
+    },
     error::Error,
     proto as pb,
     store::Store,
@@ -118,6 +127,28 @@ struct Applied {
 struct Entry {
     compressed: Arc<[u8]>,
     encoded_len: usize,
+}
+
+impl Entry {
+    /// `encoded`, compressed (`None` if compression failed).
+    fn of(encoded: &[u8]) -> Option<Self> {
+        let compressed =
+            COMPRESSOR.with_borrow_mut(|compressor| compressor.as_mut()?.compress(encoded).ok())?;
+        Some(Self {
+            compressed: compressed.into(),
+            encoded_len: encoded.len(),
+        })
+    }
+
+    /// The encoded answer (`None` if decompression failed).
+    fn decompress(&self) -> Option<Vec<u8>> {
+        DECOMPRESSOR.with_borrow_mut(|decompressor| {
+            decompressor
+                .as_mut()?
+                .decompress(&self.compressed, self.encoded_len)
+                .ok()
+        })
+    }
 }
 
 /// A listing page as it was read, valid while `lists_epoch` stays where it
@@ -373,22 +404,74 @@ impl PublishedArticles {
         self.inner.pages.insert(key, entry);
     }
 
-    /// Whether no pass has dropped entries since the epoch was `epoch`, nor
+    /// Whether no pass has changed entries since the epoch was `epoch`, nor
     /// was one under way then.
     fn no_pass_since(&self, epoch: u64) -> bool {
         epoch.is_multiple_of(2) && self.inner.epoch.load(Ordering::SeqCst) == epoch
     }
 
+    /// Drops the entries of the articles `changed` (article id and event
+    /// type) names, but those whose only changes are comments' and that are
+    /// kept: their ids are returned, for their counts to be set.
+    fn drop_changed(&self, changed: &[(String, String)]) -> Vec<(Uuid, String)> {
+        let mut only_counts: HashMap<Uuid, &str> = HashMap::new();
+        let mut dropped = HashSet::new();
+        for (id, event_type) in changed {
+            let Some(key) = entry_key(id) else {
+                continue;
+            };
+            if changes_only_comment_count(event_type) && !dropped.contains(&key) {
+                only_counts.insert(key, id);
+            } else {
+                only_counts.remove(&key);
+                dropped.insert(key);
+                self.inner.entries.remove(&key);
+            }
+        }
+        only_counts
+            .into_iter()
+            .filter(|(key, _)| self.inner.entries.contains_key(key))
+            .map(|(key, id)| (key, id.to_owned()))
+            .collect()
+    }
+
+    /// Sets the comment count in the entries of `articles`, as the database
+    /// has it now. An entry whose count cannot be read or set is dropped.
+    async fn recount(&self, articles: Vec<(Uuid, String)>) {
+        if articles.is_empty() {
+            return;
+        }
+        let ids: Vec<String> = articles.iter().map(|(_, id)| id.clone()).collect();
+        let counts = match self.inner.store.comment_counts(&ids).await {
+            Ok(counts) => counts,
+            Err(error) => {
+                tracing::warn!(%error, "reading changed comment counts failed; dropping the articles from memory");
+                HashMap::new()
+            }
+        };
+        for (key, id) in &articles {
+            let recounted = counts.get(id).and_then(|&count| {
+                let entry = self.inner.entries.get(key)?;
+                let mut article = pb::Article::decode(entry.decompress()?.as_slice()).ok()?;
+                article.comment_count = count_to_pb(count);
+                Entry::of(&article.encode_to_vec())
+            });
+            match recounted {
+                Some(entry) => self.inner.entries.insert(*key, entry),
+                None => {
+                    self.inner.entries.remove(key);
+                }
+            }
+        }
+    }
+
     /// The encoded published answer for `id`, if memory has it.
     fn cached(&self, id: &Uuid) -> Option<Bytes> {
-        let encoded = self.inner.entries.get(id).and_then(|entry| {
-            DECOMPRESSOR.with_borrow_mut(|decompressor| {
-                decompressor
-                    .as_mut()?
-                    .decompress(&entry.compressed, entry.encoded_len)
-                    .ok()
-            })
-        });
+        let encoded = self
+            .inner
+            .entries
+            .get(id)
+            .and_then(|entry| entry.decompress());
         metrics::counter!(
             "article_cache_lookups_total",
             "of" => "articles",
@@ -399,9 +482,10 @@ impl PublishedArticles {
     }
 
     /// Keeps `encoded`, the answer `article` read from the database when the
-    /// epoch was `epoch`, unless a pass dropped entries since (it may have
-    /// been read before a change the pass applied); and remembers its slug,
-    /// so that a read by slug finds it too.
+    /// epoch was `epoch`, unless a pass ran since (it may have been read
+    /// before a change the pass applied) or was under way then (the pass
+    /// may have read a count older than the answer); and remembers its
+    /// slug, so that a read by slug finds it too.
     fn keep(&self, epoch: u64, article: &pb::Article, encoded: &[u8]) {
         let Some(id) = entry_key(&article.id) else {
             return;
@@ -411,18 +495,12 @@ impl PublishedArticles {
         self.inner
             .slugs
             .insert(slug_key(&article.language, &article.slug), id);
-        let compressed =
-            COMPRESSOR.with_borrow_mut(|compressor| compressor.as_mut()?.compress(encoded).ok());
-        let Some(compressed) = compressed else {
+        let Some(entry) = Entry::of(encoded) else {
             return;
         };
-        if self.inner.epoch.load(Ordering::SeqCst) != epoch {
+        if !self.no_pass_since(epoch) {
             return;
         }
-        let entry = Entry {
-            compressed: compressed.into(),
-            encoded_len: encoded.len(),
-        };
         self.inner.entries.insert(id, entry);
         // A pass that began between the check and the insert may not have
         // seen this entry: then it goes again, to be read afresh.
@@ -462,9 +540,8 @@ impl PublishedArticles {
                         self.inner.lists_epoch.fetch_add(1, Ordering::SeqCst);
                     }
                     self.inner.epoch.fetch_add(1, Ordering::SeqCst);
-                    for key in changed.iter().filter_map(|(id, _)| entry_key(id)) {
-                        self.inner.entries.remove(&key);
-                    }
+                    let recount = self.drop_changed(&changed);
+                    self.recount(recount).await;
                     self.inner.epoch.fetch_add(1, Ordering::SeqCst);
                 }
             }

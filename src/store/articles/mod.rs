@@ -378,7 +378,7 @@ fn live_article_from_rows(
     Ok(article)
 }
 
-fn count_from_column(count: i32) -> u32 {
+pub(super) fn count_from_column(count: i32) -> u32 {
     u32::try_from(count).unwrap_or_default()
 }
 

@@ -20,7 +20,7 @@ use super::{
         },
     },
     ArticleFilter, ArticleOrder, ArticlePage, Bylines, Edition, article_not_found,
-    live_article_from_rows,
+    count_from_column, live_article_from_rows,
 };
 use crate::{
     domain::{
@@ -161,6 +161,29 @@ impl Store {
         let articles = present(&txn, rows, view).await?;
         txn.commit().await?;
         Ok(ArticlePage { articles, has_more })
+    }
+
+    /// The comment counts of those of `ids` that exist and are not deleted.
+    pub async fn comment_counts(&self, ids: &[String]) -> Result<HashMap<String, u32>, Error> {
+        // Well under SQLite's and PostgreSQL's limits on bound values.
+        const IDS_A_QUERY: usize = 500;
+        let mut counts = HashMap::with_capacity(ids.len());
+        for some in ids.chunks(IDS_A_QUERY) {
+            let rows: Vec<(String, i32)> = articles::Entity::find()
+                .select_only()
+                .column(articles::Column::Id)
+                .column(articles::Column::CommentCount)
+                .filter(articles::Column::Id.is_in(some))
+                .filter(articles::Column::DeleteTime.is_null())
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            counts.extend(
+                rows.into_iter()
+                    .map(|(id, count)| (id, count_from_column(count))),
+            );
+        }
+        Ok(counts)
     }
 }
 
