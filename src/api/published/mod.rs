@@ -98,11 +98,12 @@ struct Inner {
     /// The same pages' whole encoded answers, within their share of the
     /// budget.
     pages: Cache<String, PageEntry, Weight>,
-    /// Moves before and after each pass that drops entries: odd while one
-    /// is under way. A reader who read the database before a change cannot
-    /// keep the old answer after it, and a page put together from entries
-    /// is kept only if no pass ran meanwhile (one might have been about to
-    /// drop an entry it used).
+    /// Moves before and after each pass that drops entries or sets their
+    /// counts: odd while one is under way (see [`PassUnderWay`]). A reader
+    /// who read the database before a change cannot keep the old answer
+    /// after it, and a page put together from entries is kept only if no
+    /// pass ran meanwhile (one might have been about to change an entry it
+    /// used).
     epoch: AtomicU64,
     /// Moves before each pass that may have changed which articles a
     /// listing holds.
@@ -539,18 +540,18 @@ impl PublishedArticles {
                     {
                         self.inner.lists_epoch.fetch_add(1, Ordering::SeqCst);
                     }
-                    self.inner.epoch.fetch_add(1, Ordering::SeqCst);
+                    let pass = PassUnderWay::begin(&self.inner.epoch);
                     let recount = self.drop_changed(&changed);
                     self.recount(recount).await;
-                    self.inner.epoch.fetch_add(1, Ordering::SeqCst);
+                    drop(pass);
                 }
             }
             // Nothing was cached without knowing where the log stood.
             None => {
                 self.inner.lists_epoch.fetch_add(1, Ordering::SeqCst);
-                self.inner.epoch.fetch_add(1, Ordering::SeqCst);
+                let pass = PassUnderWay::begin(&self.inner.epoch);
                 self.inner.entries.clear();
-                self.inner.epoch.fetch_add(1, Ordering::SeqCst);
+                drop(pass);
             }
         }
         applied.sequence = Some(applied.sequence.map_or(newest, |known| known.max(newest)));
@@ -566,6 +567,25 @@ impl PublishedArticles {
         metrics::gauge!("article_cache_bytes", "of" => "lists")
             .set(self.inner.lists.weight() as f64);
         Ok(())
+    }
+}
+
+/// A pass under way: the epoch is odd from `begin` until this is dropped,
+/// also when a reader that was applying the log is cut off while the pass
+/// reads counts (the pass is then applied again by the next reader, as the
+/// log's position was not moved).
+struct PassUnderWay<'a>(&'a AtomicU64);
+
+impl<'a> PassUnderWay<'a> {
+    fn begin(epoch: &'a AtomicU64) -> Self {
+        epoch.fetch_add(1, Ordering::SeqCst);
+        Self(epoch)
+    }
+}
+
+impl Drop for PassUnderWay<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
 
