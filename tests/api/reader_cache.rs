@@ -345,6 +345,33 @@ async fn a_comment_sets_the_count_in_the_copy_in_memory_and_leaves_the_rest_of_i
         seen(read(&reader, &article.id).await.expect("read")),
         ("عنوان من خارج السجل".to_owned(), 0)
     );
+
+    // A comment through another server sets the count here too, on this
+    // server's refresh, and leaves the rest of the copy as it was.
+    outside
+        .execute_unprepared(&format!(
+            "UPDATE article_live SET title = 'عنوان ثالث من خارج السجل' WHERE article_id = '{}'",
+            article.id
+        ))
+        .await
+        .expect("retitle the live version outside the servers again");
+    let other = app.another_server_in_real_time().await;
+    post(&other, comment(&article.id, "", "قارئ آخر", "تعليق آخر"))
+        .await
+        .expect("comment through the other server");
+    until(
+        "the other server's comment to reach this one's readers",
+        || async {
+            read(&reader, &article.id)
+                .await
+                .is_ok_and(|article| article.comment_count == 1)
+        },
+    )
+    .await;
+    assert_eq!(
+        seen(read(&reader, &article.id).await.expect("read")),
+        ("عنوان من خارج السجل".to_owned(), 1)
+    );
 }
 
 #[tokio::test]

@@ -11,17 +11,17 @@
 //! seen by the very next read), and a task applies other processes' changes
 //! every poll interval. An article's event drops that article's entry; a
 //! comment's, which changes only the article's comment count, sets the count
-//! in the entry (reading the article again costs a hundred times more, and a
+//! in the entry (reading the article again costs many times more, and a
 //! story that draws comments is the one readers open). Whole pages are then
 //! put together again from the entries; an article's event also makes every
 //! page's list of ids be read again, since the article may have moved in or
 //! out of it. Shares change nothing readers see of an article.
 
+mod entry;
+mod event_log;
 mod page;
 
 use std::{
-    cell::RefCell,
-    collections::{HashMap, HashSet},
     hash::{DefaultHasher, Hash, Hasher},
     sync::{
         Arc,
@@ -36,38 +36,15 @@ use quick_cache::{Weighter, sync::Cache};
 use tokio::sync::{Mutex, watch};
 use uuid::Uuid;
 
-use self::page::{SlugOf, put_page_together};
-use super::{
-    convert::{article_in_view, count_to_pb},
-    encoded::Encoded,
+use self::{
+    entry::Entry,
+    page::{SlugOf, put_page_together},
 };
-use crate::{
-    domain::{
-        article::ArticleView,
-        event::{changes_only_comment_count, may_change_listings},
-    },
-    error::Error,
-    proto as pb,
-    store::Store,
-};
-
-thread_local! {
-    /// One decompression context a thread: making one costs more than the
-    /// decompression itself.
-    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-        RefCell::new(zstd::bulk::Decompressor::new().ok());
-    /// The same for compression, where a new context cost more than the
-    /// compression in a profile of the server.
-    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> =
-        RefCell::new(zstd::bulk::Compressor::new(COMPRESSION_LEVEL).ok());
-}
+use super::{convert::article_in_view, encoded::Encoded};
+use crate::{domain::article::ArticleView, error::Error, proto as pb, store::Store};
 
 /// What an entry costs besides its bytes (key, bookkeeping, allocation).
 const ENTRY_OVERHEAD: u64 = 96;
-
-/// How hard entries are compressed: level 3 saves only 2% over 1 for twice
-/// the time, which shows when a restarted server fills its memory.
-const COMPRESSION_LEVEL: i32 = 1;
 
 /// The share of the budget that whole encoded pages may take (at most
 /// [`MAX_PAGE_BUDGET`]); the rest is for articles.
@@ -124,34 +101,6 @@ struct Applied {
     commits: u64,
 }
 
-#[derive(Clone)]
-struct Entry {
-    compressed: Arc<[u8]>,
-    encoded_len: usize,
-}
-
-impl Entry {
-    /// `encoded`, compressed (`None` if compression failed).
-    fn of(encoded: &[u8]) -> Option<Self> {
-        let compressed =
-            COMPRESSOR.with_borrow_mut(|compressor| compressor.as_mut()?.compress(encoded).ok())?;
-        Some(Self {
-            compressed: compressed.into(),
-            encoded_len: encoded.len(),
-        })
-    }
-
-    /// The encoded answer (`None` if decompression failed).
-    fn decompress(&self) -> Option<Vec<u8>> {
-        DECOMPRESSOR.with_borrow_mut(|decompressor| {
-            decompressor
-                .as_mut()?
-                .decompress(&self.compressed, self.encoded_len)
-                .ok()
-        })
-    }
-}
-
 /// A listing page as it was read, valid while `lists_epoch` stays where it
 /// was.
 #[derive(Clone)]
@@ -175,7 +124,7 @@ struct Weight;
 
 impl Weighter<Uuid, Entry> for Weight {
     fn weight(&self, _: &Uuid, entry: &Entry) -> u64 {
-        entry.compressed.len() as u64 + ENTRY_OVERHEAD
+        entry.size() as u64 + ENTRY_OVERHEAD
     }
 }
 
@@ -386,7 +335,9 @@ impl PublishedArticles {
             };
             self.inner.lists.insert(ticket.key.clone(), entry);
         }
-        self.keep_page(ticket.key, ticket.lists_epoch, ticket.epoch, &answer);
+        if self.no_pass_since(ticket.epoch) {
+            self.keep_page(ticket.key, ticket.lists_epoch, ticket.epoch, &answer);
+        }
         answer
     }
 
@@ -409,61 +360,6 @@ impl PublishedArticles {
     /// was one under way then.
     fn no_pass_since(&self, epoch: u64) -> bool {
         epoch.is_multiple_of(2) && self.inner.epoch.load(Ordering::SeqCst) == epoch
-    }
-
-    /// Drops the entries of the articles `changed` (article id and event
-    /// type) names, but those whose only changes are comments' and that are
-    /// kept: their ids are returned, for their counts to be set.
-    fn drop_changed(&self, changed: &[(String, String)]) -> Vec<(Uuid, String)> {
-        let mut only_counts: HashMap<Uuid, &str> = HashMap::new();
-        let mut dropped = HashSet::new();
-        for (id, event_type) in changed {
-            let Some(key) = entry_key(id) else {
-                continue;
-            };
-            if changes_only_comment_count(event_type) && !dropped.contains(&key) {
-                only_counts.insert(key, id);
-            } else {
-                only_counts.remove(&key);
-                dropped.insert(key);
-                self.inner.entries.remove(&key);
-            }
-        }
-        only_counts
-            .into_iter()
-            .filter(|(key, _)| self.inner.entries.contains_key(key))
-            .map(|(key, id)| (key, id.to_owned()))
-            .collect()
-    }
-
-    /// Sets the comment count in the entries of `articles`, as the database
-    /// has it now. An entry whose count cannot be read or set is dropped.
-    async fn recount(&self, articles: Vec<(Uuid, String)>) {
-        if articles.is_empty() {
-            return;
-        }
-        let ids: Vec<String> = articles.iter().map(|(_, id)| id.clone()).collect();
-        let counts = match self.inner.store.comment_counts(&ids).await {
-            Ok(counts) => counts,
-            Err(error) => {
-                tracing::warn!(%error, "reading changed comment counts failed; dropping the articles from memory");
-                HashMap::new()
-            }
-        };
-        for (key, id) in &articles {
-            let recounted = counts.get(id).and_then(|&count| {
-                let entry = self.inner.entries.get(key)?;
-                let mut article = pb::Article::decode(entry.decompress()?.as_slice()).ok()?;
-                article.comment_count = count_to_pb(count);
-                Entry::of(&article.encode_to_vec())
-            });
-            match recounted {
-                Some(entry) => self.inner.entries.insert(*key, entry),
-                None => {
-                    self.inner.entries.remove(key);
-                }
-            }
-        }
     }
 
     /// The encoded published answer for `id`, if memory has it.
@@ -508,84 +404,6 @@ impl PublishedArticles {
         if self.inner.epoch.load(Ordering::SeqCst) != epoch {
             self.inner.entries.remove(&id);
         }
-    }
-
-    /// Applies the log's changes to the entries: those this process
-    /// committed since the last pass, or (`everyone`) all there are.
-    async fn apply_log(&self, everyone: bool) -> Result<(), Error> {
-        // Read before the log, so that a commit after it is not missed.
-        let commits = self.inner.store.local_commits();
-        let up_to_date = |applied_commits: u64| {
-            !everyone && self.inner.synced.load(Ordering::SeqCst) && applied_commits >= commits
-        };
-        if up_to_date(self.inner.applied_commits.load(Ordering::SeqCst)) {
-            return Ok(());
-        }
-        let mut applied = self.inner.applied.lock().await;
-        if up_to_date(applied.commits) {
-            return Ok(());
-        }
-        let newest = self.inner.store.last_event_sequence().await?;
-        match applied.sequence {
-            Some(sequence) => {
-                let changed = self
-                    .inner
-                    .store
-                    .articles_changed_between(sequence, newest)
-                    .await?;
-                if !changed.is_empty() {
-                    if changed
-                        .iter()
-                        .any(|(_, event_type)| may_change_listings(event_type))
-                    {
-                        self.inner.lists_epoch.fetch_add(1, Ordering::SeqCst);
-                    }
-                    let pass = PassUnderWay::begin(&self.inner.epoch);
-                    let recount = self.drop_changed(&changed);
-                    self.recount(recount).await;
-                    drop(pass);
-                }
-            }
-            // Nothing was cached without knowing where the log stood.
-            None => {
-                self.inner.lists_epoch.fetch_add(1, Ordering::SeqCst);
-                let pass = PassUnderWay::begin(&self.inner.epoch);
-                self.inner.entries.clear();
-                drop(pass);
-            }
-        }
-        applied.sequence = Some(applied.sequence.map_or(newest, |known| known.max(newest)));
-        applied.commits = applied.commits.max(commits);
-        self.inner
-            .applied_commits
-            .store(applied.commits, Ordering::SeqCst);
-        self.inner.synced.store(true, Ordering::SeqCst);
-        metrics::gauge!("article_cache_bytes", "of" => "articles")
-            .set(self.inner.entries.weight() as f64);
-        metrics::gauge!("article_cache_bytes", "of" => "pages")
-            .set(self.inner.pages.weight() as f64);
-        metrics::gauge!("article_cache_bytes", "of" => "lists")
-            .set(self.inner.lists.weight() as f64);
-        Ok(())
-    }
-}
-
-/// A pass under way: the epoch is odd from `begin` until this is dropped,
-/// also when a reader that was applying the log is cut off while the pass
-/// reads counts (the pass is then applied again by the next reader, as the
-/// log's position was not moved).
-struct PassUnderWay<'a>(&'a AtomicU64);
-
-impl<'a> PassUnderWay<'a> {
-    fn begin(epoch: &'a AtomicU64) -> Self {
-        epoch.fetch_add(1, Ordering::SeqCst);
-        Self(epoch)
-    }
-}
-
-impl Drop for PassUnderWay<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
 
