@@ -195,7 +195,14 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         if args.rounds > 1 {
             eprintln!("round {round} of {}", args.rounds);
         }
-        rounds.push(run_round(&scenarios, &settings, server, &corpus, &bearer, &args).await?);
+        let rows = run_round(&scenarios, &settings, server, &corpus, &bearer, &args).await?;
+        // The record keeps each scenario's middle round; each round whole
+        // goes to the log, as a comparison of two scenarios (list-deep's
+        // latency against list-first's) belongs within one round.
+        if args.rounds > 1 {
+            eprintln!("round {round}:\n{}", report::table(&rows));
+        }
+        rounds.push(rows);
     }
     let rows = report::medians(rounds);
     let ok = rows.iter().all(|row| row.errors == 0);
@@ -485,7 +492,9 @@ async fn analyze(database: &str) -> anyhow::Result<()> {
     if let Err(error) =
         sea_orm::ConnectionTrait::execute_unprepared(&connection, "CHECKPOINT").await
     {
-        eprintln!("no CHECKPOINT after seeding ({error}): start-up shares the disk with its writes");
+        eprintln!(
+            "no CHECKPOINT after seeding ({error}): start-up shares the disk with its writes"
+        );
     }
     connection.close().await?;
     Ok(())

@@ -154,3 +154,30 @@ impl Drop for PassUnderWay<'_> {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        future::Future,
+        pin::pin,
+        task::{Context, Poll, Waker},
+    };
+
+    use super::*;
+
+    #[test]
+    fn a_pass_cut_off_while_it_waits_leaves_the_epoch_even() {
+        let epoch = AtomicU64::new(4);
+        {
+            // Stands for a pass awaiting its counts when its reader is cut off.
+            let mut pass = pin!(async {
+                let _pass = PassUnderWay::begin(&epoch);
+                std::future::pending::<()>().await;
+            });
+            let mut context = Context::from_waker(Waker::noop());
+            assert_eq!(pass.as_mut().poll(&mut context), Poll::Pending);
+            assert_eq!(epoch.load(Ordering::SeqCst), 5, "odd while under way");
+        }
+        assert_eq!(epoch.load(Ordering::SeqCst), 6);
+    }
+}
