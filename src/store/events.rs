@@ -87,10 +87,7 @@ pub(super) async fn execute_then_append(
     events: &[NewEvent<'_>],
 ) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
-    let ChangeWrites {
-        mut in_order,
-        apart,
-    } = writes;
+    let ChangeWrites { in_order, apart } = writes;
     debug_assert!(
         apart.is_empty()
             || events
@@ -125,9 +122,27 @@ pub(super) async fn execute_then_append(
         conn.execute_raw(backend.build(&with.query(insert))).await?;
         return Ok(());
     }
+    execute_in_order(
+        conn,
+        sqlite_statements(ChangeWrites { in_order, apart }, events)?,
+    )
+    .await
+}
+
+/// On SQLite, the statements that store `writes` and `events`, in the
+/// order they run: what [`execute_then_append`] sends there.
+pub(super) fn sqlite_statements(
+    writes: ChangeWrites,
+    events: &[NewEvent<'_>],
+) -> Result<Vec<Statement>, DbErr> {
+    let backend = DbBackend::Sqlite;
+    let ChangeWrites {
+        mut in_order,
+        apart,
+    } = writes;
     in_order.extend(apart.iter().map(|write| build(backend, write)));
     in_order.extend(events_insert(backend, events)?.map(|insert| backend.build(&insert)));
-    execute_in_order(conn, in_order).await
+    Ok(in_order)
 }
 
 fn build(backend: DbBackend, write: &SubQueryStatement) -> Statement {

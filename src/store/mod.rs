@@ -6,6 +6,7 @@ mod authors;
 mod checkpoint;
 mod comments;
 pub mod deadline;
+mod direct;
 mod entities;
 mod events;
 mod keys;
@@ -15,7 +16,7 @@ mod shares;
 mod slugs;
 mod writer;
 
-use std::{sync::Arc, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 use tokio::sync::watch;
 
@@ -117,7 +118,7 @@ impl Store {
                 .idle_timeout(None)
                 .max_lifetime(None);
             let db = sea_orm::Database::connect(only).await?;
-            return Ok(Self::over(db.clone(), Some((db, None))));
+            return Ok(Self::over(db.clone(), Some((db, None, None))));
         }
         let db =
             sea_orm::Database::connect(connect(options.max_connections, SQLITE_CHECKPOINT_PAGES))
@@ -129,7 +130,13 @@ impl Store {
                 let mut writer = connect(1, checkpoint::WRITER_CHECKPOINT_PAGES);
                 writer.min_connections(1);
                 let connection = sea_orm::Database::connect(writer.clone()).await?;
-                Some((connection, Some(writer)))
+                let path = sqlx::sqlite::SqliteConnectOptions::from_str(&options.url)
+                    .map_err(|error| DbErr::Custom(format!("the SQLite URL: {error}")))?;
+                let direct = direct::DirectWriter::open(
+                    path.get_filename(),
+                    checkpoint::WRITER_CHECKPOINT_PAGES,
+                )?;
+                Some((connection, Some(writer), Some(direct)))
             }
             _ => None,
         };
@@ -147,11 +154,17 @@ impl Store {
     /// (with the options to open it again, see [`Writer::grouped`]).
     fn over(
         db: DatabaseConnection,
-        sqlite_writer: Option<(DatabaseConnection, Option<ConnectOptions>)>,
+        sqlite_writer: Option<(
+            DatabaseConnection,
+            Option<ConnectOptions>,
+            Option<direct::DirectWriter>,
+        )>,
     ) -> Self {
         let commits = Arc::new(watch::Sender::new(0));
         let writer = match sqlite_writer {
-            Some((connection, reopen)) => Writer::grouped(connection, reopen, commits.clone()),
+            Some((connection, reopen, direct)) => {
+                Writer::grouped(connection, reopen, direct, commits.clone())
+            }
             None => Writer::on_pool(db.clone(), commits.clone()),
         };
         Self {
@@ -285,6 +298,18 @@ impl Store {
 /// kept for the connections that are not the writer's (they commit only
 /// migrations) and for an in-memory database.
 const SQLITE_CHECKPOINT_PAGES: u32 = 1_000;
+
+/// A row whose text columns are read by name: sea-orm's, or one read on
+/// the SQLite thread (see `direct`).
+trait TextRow {
+    fn text(&self, column: &str) -> Result<String, DbErr>;
+}
+
+impl TextRow for sea_orm::QueryResult {
+    fn text(&self, column: &str) -> Result<String, DbErr> {
+        self.try_get("", column)
+    }
+}
 
 /// `value` as JSON text, for a column or a statement's parameter; `what`
 /// names it in the error.

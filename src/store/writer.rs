@@ -23,6 +23,7 @@ use tokio::{
     task::JoinHandle,
 };
 
+use super::direct::{DirectConn, DirectWriter};
 use crate::error::Error;
 
 // At most one savepoint is open at a time (a write releases the last one as
@@ -66,12 +67,14 @@ impl Writer {
     pub(super) fn grouped(
         connection: DatabaseConnection,
         reopen: Option<ConnectOptions>,
+        direct: Option<DirectWriter>,
         commits: Arc<watch::Sender<u64>>,
     ) -> Self {
         let due = Arc::new(Notify::new());
         let group = Arc::new(GroupCommit {
             connection: std::sync::Mutex::new(connection),
             reopen,
+            direct,
             group: Arc::new(Mutex::new(Group::default())),
             queued: AtomicUsize::new(0),
             due: due.clone(),
@@ -149,6 +152,48 @@ impl Writer {
         })
     }
 
+    /// Whether [`Writer::on_own_thread`] can run a write: SQLite on a file.
+    pub(super) fn has_own_thread(&self) -> bool {
+        matches!(&self.mode, Mode::Group(group) if group.direct.is_some())
+    }
+
+    /// Runs `work` as a transaction of its own on SQLite's direct connection
+    /// (see `direct`), in the writer's turn once the group before it has
+    /// committed, and answers once it is durable. Without a direct
+    /// connection, UNAVAILABLE.
+    pub(super) async fn on_own_thread<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&DirectConn<'_>) -> Result<T, DbErr> + Send + 'static,
+    ) -> Result<T, Error> {
+        let Mode::Group(group) = &self.mode else {
+            return Err(no_own_thread());
+        };
+        let direct = group.direct.clone().ok_or_else(no_own_thread)?;
+        let mut turn = group.turn().await;
+        if turn.guard.open.is_some() || turn.guard.unsettled != Unsettled::Nothing {
+            // Its members hear how the commit went; the direct connection
+            // could not take the write lock while the group holds it.
+            turn = turn.finish_group().await.map_err(|error| {
+                Error::Internal(format!(
+                    "committing the group before a write failed: {error}"
+                ))
+            })?;
+        }
+        let commits = self.commits.clone();
+        // The turn goes with the transaction to the thread, which lets it go
+        // once the transaction has ended: a caller cut off must not let the
+        // next group begin while the thread still writes.
+        direct
+            .transaction(work, move |committed| {
+                if committed {
+                    commits.send_modify(|count| *count += 1);
+                }
+                drop(turn);
+            })
+            .await
+            .map_err(Error::from)
+    }
+
     /// Writes waiting for the writer's turn (SQLite; always 0 on
     /// PostgreSQL, where writes do not take turns).
     pub(super) fn waiting(&self) -> usize {
@@ -177,6 +222,9 @@ struct GroupCommit {
     /// A pool of one connection. std's mutex: held only to clone or swap.
     connection: std::sync::Mutex<DatabaseConnection>,
     reopen: Option<ConnectOptions>,
+    /// The connection whole transactions run on in one hand-off (a file's
+    /// database; an in-memory one has only `connection`).
+    direct: Option<DirectWriter>,
     group: Arc<Mutex<Group>>,
     /// Writes waiting for the turn.
     queued: AtomicUsize,
@@ -615,6 +663,10 @@ impl WriteTxn {
         // On SQLite, dropped with its scope: see `Drop`.
         Ok(())
     }
+}
+
+fn no_own_thread() -> Error {
+    Error::Unavailable("this database has no SQLite writer thread".into())
 }
 
 fn ended() -> Error {

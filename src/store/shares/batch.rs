@@ -24,7 +24,7 @@ use crate::{
         share::{NewShare, ShareChannel, repeat_window},
     },
     store::{
-        encode_json,
+        TextRow, encode_json,
         entities::{articles, share_totals, shares},
     },
 };
@@ -62,41 +62,48 @@ pub(super) async fn article_statuses(
     conn: &impl ConnectionTrait,
     batch: &[NewShare],
 ) -> Result<HashMap<String, Option<ArticleStatus>>, DbErr> {
+    let statement = statuses_query(conn.get_database_backend(), batch)?;
+    statuses_from(&conn.query_all_raw(statement).await?)
+}
+
+/// The query [`article_statuses`] runs.
+pub(super) fn statuses_query(backend: DbBackend, batch: &[NewShare]) -> Result<Statement, DbErr> {
     let article_ids: HashSet<&str> = batch
         .iter()
         .map(|share| share.article_id.as_str())
         .collect();
-    let rows: Vec<(String, String)> = if conn.get_database_backend() == DbBackend::Postgres {
+    if backend == DbBackend::Postgres {
         let ids = encode_json("a share batch's articles", &article_ids)?;
         // One scan of the primary key's index for the whole array, whatever
         // length the plan, made once for any batch, guesses for it.
         let sql = "SELECT id, status FROM articles \
                    WHERE id = ANY(ARRAY(SELECT json_array_elements_text($1::json))) \
                    AND delete_time IS NULL";
-        conn.query_all_raw(Statement::from_sql_and_values(
+        return Ok(Statement::from_sql_and_values(
             DbBackend::Postgres,
             sql,
             [ids.into()],
-        ))
-        .await?
-        .iter()
-        .map(|row| Ok((row.try_get("", "id")?, row.try_get("", "status")?)))
-        .collect::<Result<_, DbErr>>()?
-    } else {
-        articles::Entity::find()
-            .select_only()
-            .column(articles::Column::Id)
-            .column(articles::Column::Status)
-            .filter(articles::Column::Id.is_in(article_ids))
-            .filter(articles::Column::DeleteTime.is_null())
-            .into_tuple()
-            .all(conn)
-            .await?
-    };
-    Ok(rows
-        .into_iter()
-        .map(|(id, status)| (id, ArticleStatus::parse(&status)))
-        .collect())
+        ));
+    }
+    Ok(articles::Entity::find()
+        .select_only()
+        .column(articles::Column::Id)
+        .column(articles::Column::Status)
+        .filter(articles::Column::Id.is_in(article_ids))
+        .filter(articles::Column::DeleteTime.is_null())
+        .build(backend))
+}
+
+/// [`statuses_query`]'s rows as [`article_statuses`] returns them.
+pub(super) fn statuses_from(
+    rows: &[impl TextRow],
+) -> Result<HashMap<String, Option<ArticleStatus>>, DbErr> {
+    rows.iter()
+        .map(|row| {
+            let status = row.text("status")?;
+            Ok((row.text("id")?, ArticleStatus::parse(&status)))
+        })
+        .collect()
 }
 
 /// The (article, channel, client) triples of `batch` whose last counted
@@ -108,6 +115,19 @@ pub(super) async fn recent_counted_shares(
     batch: &[NewShare],
     now: DateTime<Utc>,
 ) -> Result<HashSet<(String, ShareChannel, String)>, DbErr> {
+    match repeats_query(conn.get_database_backend(), batch, now)? {
+        Some(statement) => repeats_from(&conn.query_all_raw(statement).await?),
+        None => Ok(HashSet::new()),
+    }
+}
+
+/// The query [`recent_counted_shares`] runs; none if no share names its
+/// client.
+pub(super) fn repeats_query(
+    backend: DbBackend,
+    batch: &[NewShare],
+    now: DateTime<Utc>,
+) -> Result<Option<Statement>, DbErr> {
     let keys: HashSet<RepeatKey<'_>> = batch
         .iter()
         .filter_map(|share| {
@@ -119,10 +139,10 @@ pub(super) async fn recent_counted_shares(
         })
         .collect();
     if keys.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(None);
     }
     let since = now - repeat_window();
-    let statement = match conn.get_database_backend() {
+    let statement = match backend {
         // PostgreSQL plans the statement once for any batch (with a guess of
         // 100 keys), and a plain join then reads every share in the window;
         // the lateral LIMIT keeps it to one index probe a key.
@@ -161,13 +181,18 @@ pub(super) async fn recent_counted_shares(
             Statement::from_sql_and_values(backend, sql, values)
         }
     };
+    Ok(Some(statement))
+}
+
+/// [`repeats_query`]'s rows as [`recent_counted_shares`] returns them.
+pub(super) fn repeats_from(
+    rows: &[impl TextRow],
+) -> Result<HashSet<(String, ShareChannel, String)>, DbErr> {
     let mut recent = HashSet::new();
-    for row in conn.query_all_raw(statement).await? {
-        let article_id: String = row.try_get("", "article_id")?;
-        let channel: String = row.try_get("", "channel")?;
-        let hash: String = row.try_get("", "client_hash")?;
+    for row in rows {
+        let channel = row.text("channel")?;
         if let Some(channel) = ShareChannel::parse(&channel) {
-            recent.insert((article_id, channel, hash));
+            recent.insert((row.text("article_id")?, channel, row.text("client_hash")?));
         }
     }
     Ok(recent)

@@ -4,22 +4,27 @@
 
 mod batch;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Statement,
     sea_query::{Alias, Expr, ExprTrait, Query},
 };
 
-use self::batch::{ShareRow, article_statuses, batch_writes, recent_counted_shares};
+use self::batch::{
+    ShareRow, article_statuses, batch_writes, recent_counted_shares, repeats_from, repeats_query,
+    statuses_from, statuses_query,
+};
 use super::{
     Store,
     entities::{article_live, articles, share_totals, shares},
-    events::{ChangeWrites, NewEvent, execute_then_append},
+    events::{ChangeWrites, NewEvent, execute_then_append, sqlite_statements},
 };
 use crate::{
     domain::{
+        access::Actor,
         article::{Article, ArticleStatus, ArticleView},
         event::{EventPayload, SHARE_RECORDED},
         share::{NewShare, ShareChannel, ShareOutcome, ShareRecord, ShareStats},
@@ -40,6 +45,29 @@ impl Store {
     /// its own; if the transaction fails, every share in it fails, and none
     /// was recorded.
     pub async fn record_shares(&self, batch: Vec<NewShare>) -> Result<Vec<ShareResult>, Error> {
+        let now = self.now();
+        if self.writer.has_own_thread() {
+            // SQLite on a file: the whole batch is one hand-off to the
+            // writer's thread (see `direct`).
+            return self
+                .writer
+                .on_own_thread(move |conn| {
+                    let statuses =
+                        statuses_from(&conn.query(&statuses_query(DbBackend::Sqlite, &batch)?)?)?;
+                    let recent = match repeats_query(DbBackend::Sqlite, &batch, now)? {
+                        Some(query) => repeats_from(&conn.query(&query)?)?,
+                        None => HashSet::new(),
+                    };
+                    let mut planned =
+                        Planned::new(DbBackend::Sqlite, batch, &statuses, recent, now)?;
+                    conn.execute(sqlite_statements(
+                        ChangeWrites::in_order(std::mem::take(&mut planned.writes)),
+                        &planned.events(),
+                    )?)?;
+                    Ok(planned.outcomes)
+                })
+                .await;
+        }
         let txn = self.begin_write().await?;
         // Whether a share counts depends on the shares before it: batches from
         // several server processes must not both count the same repeat. On
@@ -48,83 +76,22 @@ impl Store {
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({SHARE_BATCH_LOCK})"))
                 .await?;
         }
-        let now = self.now();
         let statuses = article_statuses(&txn, &batch).await?;
-        let mut counted_recently = recent_counted_shares(&txn, &batch, now).await?;
-
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut rows = Vec::new();
-        // Sorted, so that every batch locks the totals' rows in one order.
-        let mut totals: BTreeMap<(String, &'static str), i64> = BTreeMap::new();
-        let mut records = Vec::new();
-        for share in batch {
-            match statuses.get(&share.article_id) {
-                None => {
-                    outcomes.push(Err(Error::NotFound(format!(
-                        "article {} does not exist",
-                        share.article_id
-                    ))));
-                    continue;
-                }
-                Some(Some(ArticleStatus::Published)) => {}
-                Some(_) => {
-                    outcomes.push(Err(Error::FailedPrecondition {
-                        kind: "NOT_PUBLISHED",
-                        subject: format!("articles/{}", share.article_id),
-                        description: "only a published article can be shared".into(),
-                    }));
-                    continue;
-                }
-            }
-            // A client's repeat within the window counts once, whether the
-            // earlier share is stored already or earlier in this batch.
-            let counted = match &share.client_hash {
-                None => true,
-                Some(hash) => {
-                    counted_recently.insert((share.article_id.clone(), share.channel, hash.clone()))
-                }
-            };
-            if counted {
-                *totals
-                    .entry((share.article_id.clone(), share.channel.as_str()))
-                    .or_insert(0) += 1;
-            }
-            records.push((
-                ShareRecord {
-                    article_id: share.article_id.clone(),
-                    channel: share.channel,
-                    time: now,
-                    counted,
-                },
-                share.actor,
-            ));
-            rows.push(ShareRow {
-                article_id: share.article_id,
-                channel: share.channel.as_str(),
-                client_hash: share.client_hash,
-                referrer: share.referrer,
-                counted,
-            });
-            outcomes.push(Ok(ShareOutcome { counted, time: now }));
-        }
+        let recent = recent_counted_shares(&txn, &batch, now).await?;
+        let mut planned = Planned::new(txn.get_database_backend(), batch, &statuses, recent, now)?;
         // Not folded into the events' insert (see `ChangeWrites::apart`):
         // share events take their numbers, and the lock that orders every
         // writer's events, at that insert, and PostgreSQL runs a statement's
         // write CTEs after its main insert, so the lock would be held while
         // the batch's shares and totals are written.
-        let writes = batch_writes(txn.get_database_backend(), rows, totals, now)?;
-        let events: Vec<_> = records
-            .iter()
-            .map(|(record, actor)| NewEvent {
-                event_type: SHARE_RECORDED,
-                occur_time: now,
-                payload: EventPayload::Share(record.clone()),
-                actor,
-            })
-            .collect();
-        execute_then_append(&txn, ChangeWrites::in_order(writes), &events).await?;
+        execute_then_append(
+            &txn,
+            ChangeWrites::in_order(std::mem::take(&mut planned.writes)),
+            &planned.events(),
+        )
+        .await?;
         txn.commit().await?;
-        Ok(outcomes)
+        Ok(planned.outcomes)
     }
 
     /// An article's share counts; NOT_FOUND unless readers can see it.
@@ -228,5 +195,102 @@ impl Store {
             }
         }
         Ok(top)
+    }
+}
+
+/// What a batch writes, once the database has said which of its articles
+/// are published and which of its clients shared them lately.
+struct Planned {
+    /// Each share's outcome, in the batch's order.
+    outcomes: Vec<ShareResult>,
+    /// The shares' and totals' writes.
+    writes: Vec<Statement>,
+    /// The shares stored, with who shared them, for their events.
+    records: Vec<(ShareRecord, Actor)>,
+    now: DateTime<Utc>,
+}
+
+impl Planned {
+    fn new(
+        backend: DbBackend,
+        batch: Vec<NewShare>,
+        statuses: &HashMap<String, Option<ArticleStatus>>,
+        mut counted_recently: HashSet<(String, ShareChannel, String)>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, DbErr> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut rows = Vec::new();
+        // Sorted, so that every batch locks the totals' rows in one order.
+        let mut totals: BTreeMap<(String, &'static str), i64> = BTreeMap::new();
+        let mut records = Vec::new();
+        for share in batch {
+            match statuses.get(&share.article_id) {
+                None => {
+                    outcomes.push(Err(Error::NotFound(format!(
+                        "article {} does not exist",
+                        share.article_id
+                    ))));
+                    continue;
+                }
+                Some(Some(ArticleStatus::Published)) => {}
+                Some(_) => {
+                    outcomes.push(Err(Error::FailedPrecondition {
+                        kind: "NOT_PUBLISHED",
+                        subject: format!("articles/{}", share.article_id),
+                        description: "only a published article can be shared".into(),
+                    }));
+                    continue;
+                }
+            }
+            // A client's repeat within the window counts once, whether the
+            // earlier share is stored already or earlier in this batch.
+            let counted = match &share.client_hash {
+                None => true,
+                Some(hash) => {
+                    counted_recently.insert((share.article_id.clone(), share.channel, hash.clone()))
+                }
+            };
+            if counted {
+                *totals
+                    .entry((share.article_id.clone(), share.channel.as_str()))
+                    .or_insert(0) += 1;
+            }
+            records.push((
+                ShareRecord {
+                    article_id: share.article_id.clone(),
+                    channel: share.channel,
+                    time: now,
+                    counted,
+                },
+                share.actor,
+            ));
+            rows.push(ShareRow {
+                article_id: share.article_id,
+                channel: share.channel.as_str(),
+                client_hash: share.client_hash,
+                referrer: share.referrer,
+                counted,
+            });
+            outcomes.push(Ok(ShareOutcome { counted, time: now }));
+        }
+        Ok(Self {
+            outcomes,
+            writes: batch_writes(backend, rows, totals, now)?,
+            records,
+            now,
+        })
+    }
+
+    /// The events of the shares stored.
+    fn events(&self) -> Vec<NewEvent<'_>> {
+        self.records
+            .iter()
+            .map(|(record, actor)| NewEvent {
+                event_type: SHARE_RECORDED,
+                occur_time: self.now,
+                payload: EventPayload::Share(record.clone()),
+                actor,
+            })
+            .collect()
     }
 }

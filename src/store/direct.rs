@@ -1,0 +1,337 @@
+//! A SQLite connection on a thread of its own, for the write that runs most
+//! often: a batch of shares. Through sqlx every statement is a hand-off to
+//! its connection's thread and back (measured: about a third of a batch's
+//! time); here the whole transaction, BEGIN to COMMIT, is one hand-off. The
+//! statements are the ones the store builds for sea-orm anyway.
+
+use std::{collections::BTreeMap, path::Path, sync::mpsc, time::Duration};
+
+use chrono::SecondsFormat;
+use rusqlite::{
+    Connection,
+    fallible_iterator::FallibleIterator,
+    types::{ToSqlOutput, Value as SqliteValue, ValueRef},
+};
+use sea_orm::{DbErr, RuntimeErr, Statement, Value};
+use tokio::sync::oneshot;
+
+/// A job for the connection's thread.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The handle to the connection's thread; the thread ends when the last
+/// handle is dropped.
+#[derive(Debug, Clone)]
+pub(super) struct DirectWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl DirectWriter {
+    /// Opens `path` as the writer connections are opened (WAL, full fsync
+    /// on commit, foreign keys, a busy timeout) and starts its thread.
+    pub(super) fn open(path: &Path, checkpoint_pages: u32) -> Result<Self, DbErr> {
+        let connection = Connection::open(path).map_err(sqlite_err)?;
+        connection
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(sqlite_err)?;
+        connection
+            .execute_batch(&format!(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                 PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+                 PRAGMA wal_autocheckpoint = {checkpoint_pages};"
+            ))
+            .map_err(sqlite_err)?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-direct".into())
+            .spawn(move || {
+                let mut connection = connection;
+                for job in queue {
+                    job(&mut connection);
+                }
+            })
+            .map_err(|error| DbErr::Custom(format!("cannot start the SQLite thread: {error}")))?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `work` in a transaction (BEGIN IMMEDIATE) on the connection's
+    /// thread and commits it, or rolls it back if `work` fails; then calls
+    /// `after` there with whether it committed, whether or not the caller
+    /// still waits. The caller must hold the writer's turn, with no group
+    /// open.
+    pub(super) async fn transaction<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&DirectConn<'_>) -> Result<T, DbErr> + Send + 'static,
+        after: impl FnOnce(bool) + Send + 'static,
+    ) -> Result<T, DbErr> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |connection| {
+            let result = in_transaction(connection, work);
+            after(result.is_ok());
+            let _ = reply.send(result);
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| DbErr::Custom("the SQLite thread has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| DbErr::Custom("the SQLite thread stopped before answering".into()))?
+    }
+}
+
+fn in_transaction<T>(
+    connection: &mut Connection,
+    work: impl FnOnce(&DirectConn<'_>) -> Result<T, DbErr>,
+) -> Result<T, DbErr> {
+    connection
+        .execute_batch("BEGIN IMMEDIATE")
+        .map_err(sqlite_err)?;
+    let result = work(&DirectConn { connection });
+    let ended = match &result {
+        Ok(_) => connection.execute_batch("COMMIT").map_err(sqlite_err),
+        Err(_) => Ok(()),
+    };
+    // A failed COMMIT (a full disk, an I/O error) may leave the transaction
+    // open; nothing of it may stay for the next job.
+    if !connection.is_autocommit()
+        && let Err(error) = connection.execute_batch("ROLLBACK")
+    {
+        tracing::error!(%error, "rolling back a direct SQLite transaction failed");
+    }
+    ended?;
+    result
+}
+
+/// The connection inside a transaction: statements the store builds for
+/// sea-orm, run at once on this thread.
+pub(super) struct DirectConn<'a> {
+    connection: &'a Connection,
+}
+
+/// A row read on the SQLite thread, its columns by name.
+pub(super) struct DirectRow(BTreeMap<String, SqliteValue>);
+
+impl DirectConn<'_> {
+    /// Runs `statements` in order.
+    pub(super) fn execute(&self, statements: Vec<Statement>) -> Result<(), DbErr> {
+        for statement in &statements {
+            self.run(statement, |_| Ok(()))?;
+        }
+        Ok(())
+    }
+
+    /// The rows `statement` returns.
+    pub(super) fn query(&self, statement: &Statement) -> Result<Vec<DirectRow>, DbErr> {
+        let mut rows = Vec::new();
+        self.run(statement, |row| {
+            rows.push(row);
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    /// Runs every statement in `statement`'s text in turn, binding its
+    /// values in order to their anonymous placeholders (as sqlx does), and
+    /// hands each row returned to `each_row`.
+    fn run(
+        &self,
+        statement: &Statement,
+        mut each_row: impl FnMut(DirectRow) -> Result<(), DbErr>,
+    ) -> Result<(), DbErr> {
+        let sql = statement.sql.as_str();
+        let mut values = statement
+            .values
+            .as_ref()
+            .map(|values| values.0.as_slice())
+            .unwrap_or_default()
+            .iter();
+        let mut statements = rusqlite::Batch::new(self.connection, sql);
+        while let Some(mut prepared) = statements.next().map_err(sqlite_err)? {
+            for index in 1..=prepared.parameter_count() {
+                let value = values.next().ok_or_else(|| {
+                    DbErr::Custom(format!("too few values for the statement {sql}"))
+                })?;
+                prepared
+                    .raw_bind_parameter(index, bound(value)?)
+                    .map_err(sqlite_err)?;
+            }
+            let names: Vec<String> = prepared
+                .column_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            if names.is_empty() {
+                prepared.raw_execute().map_err(sqlite_err)?;
+                continue;
+            }
+            let mut rows = prepared.raw_query();
+            while let Some(row) = rows.next().map_err(sqlite_err)? {
+                let mut columns = BTreeMap::new();
+                for (index, name) in names.iter().enumerate() {
+                    columns.insert(name.clone(), row.get(index).map_err(sqlite_err)?);
+                }
+                each_row(DirectRow(columns))?;
+            }
+        }
+        if values.next().is_some() {
+            return Err(DbErr::Custom(format!(
+                "too many values for the statement {sql}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl super::TextRow for DirectRow {
+    fn text(&self, column: &str) -> Result<String, DbErr> {
+        match self.0.get(column) {
+            Some(SqliteValue::Text(text)) => Ok(text.clone()),
+            other => Err(DbErr::Type(format!(
+                "column {column} is {other:?}, where text was expected"
+            ))),
+        }
+    }
+}
+
+/// `value` as sqlx binds it for SQLite, so that both connections store the
+/// same text (times as RFC 3339 with `+00:00`, booleans as 0 and 1).
+fn bound(value: &Value) -> Result<ToSqlOutput<'_>, DbErr> {
+    let owned = |value: SqliteValue| Ok(ToSqlOutput::Owned(value));
+    match value {
+        Value::Bool(Some(flag)) => owned(SqliteValue::Integer(i64::from(*flag))),
+        Value::TinyInt(Some(n)) => owned(SqliteValue::Integer(i64::from(*n))),
+        Value::SmallInt(Some(n)) => owned(SqliteValue::Integer(i64::from(*n))),
+        Value::Int(Some(n)) => owned(SqliteValue::Integer(i64::from(*n))),
+        Value::BigInt(Some(n)) => owned(SqliteValue::Integer(*n)),
+        Value::TinyUnsigned(Some(n)) => owned(SqliteValue::Integer(i64::from(*n))),
+        Value::SmallUnsigned(Some(n)) => owned(SqliteValue::Integer(i64::from(*n))),
+        Value::Unsigned(Some(n)) => owned(SqliteValue::Integer(i64::from(*n))),
+        Value::Double(Some(n)) => owned(SqliteValue::Real(*n)),
+        Value::Float(Some(n)) => owned(SqliteValue::Real(f64::from(*n))),
+        Value::String(Some(text)) => Ok(ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes()))),
+        Value::Bytes(Some(bytes)) => Ok(ToSqlOutput::Borrowed(ValueRef::Blob(bytes))),
+        Value::ChronoDateTimeUtc(Some(time)) => owned(SqliteValue::Text(
+            time.to_rfc3339_opts(SecondsFormat::AutoSi, false),
+        )),
+        value if !value.is_some() => owned(SqliteValue::Null),
+        value => Err(DbErr::Custom(format!(
+            "{value:?} cannot be bound on the SQLite thread"
+        ))),
+    }
+}
+
+/// SQLite's error; busy or locked past the busy timeout (another process
+/// writing) is a connection's error, as the store reports sqlx's.
+fn sqlite_err(error: rusqlite::Error) -> DbErr {
+    let busy = matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    let message = format!("SQLite: {error}");
+    if busy {
+        DbErr::Conn(RuntimeErr::Internal(message))
+    } else {
+        DbErr::Custom(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+
+    use super::{DirectRow, DirectWriter};
+    use crate::store::TextRow;
+
+    fn insert(table: &str, values: Vec<sea_orm::Value>) -> Statement {
+        Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            format!("INSERT INTO {table} (at, flag, n) VALUES (?, ?, ?)"),
+            values,
+        )
+    }
+
+    #[tokio::test]
+    async fn the_thread_stores_what_sqlx_stores_and_a_failed_transaction_nothing() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("d.db");
+        let sqlx = Database::connect(format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .expect("open with sqlx");
+        for table in ["by_sqlx", "by_thread"] {
+            sqlx.execute_unprepared(&format!(
+                "CREATE TABLE {table} (at TEXT, flag BOOLEAN, n INTEGER)"
+            ))
+            .await
+            .expect("create a table");
+        }
+        let at = Utc
+            .timestamp_opt(1_764_000_000, 123_456_000)
+            .single()
+            .expect("a time");
+        let values = || vec![at.into(), true.into(), 7i64.into()];
+        sqlx.execute_raw(insert("by_sqlx", values()))
+            .await
+            .expect("insert with sqlx");
+        let direct = DirectWriter::open(&path, 1_000).expect("open the thread's connection");
+        let statement = insert("by_thread", values());
+        direct
+            .transaction(move |conn| conn.execute(vec![statement]), |_| {})
+            .await
+            .expect("insert on the thread");
+
+        let failing = insert("by_thread", values());
+        let failed = direct
+            .transaction(
+                move |conn| {
+                    conn.execute(vec![failing])?;
+                    conn.execute(vec![Statement::from_string(
+                        DbBackend::Sqlite,
+                        "SELECT * FROM missing",
+                    )])
+                },
+                |committed| assert!(!committed, "a failed transaction reported as committed"),
+            )
+            .await;
+        assert!(failed.is_err(), "a statement on a missing table succeeded");
+
+        let read = |table: &str| {
+            Statement::from_string(
+                DbBackend::Sqlite,
+                format!("SELECT at, CAST(flag AS TEXT) AS flag, CAST(n AS TEXT) AS n FROM {table}"),
+            )
+        };
+        let by_sqlx: Vec<(String, String, String)> = sqlx
+            .query_all_raw(read("by_sqlx"))
+            .await
+            .expect("read sqlx's row")
+            .iter()
+            .map(|row| {
+                (
+                    row.text("at").unwrap(),
+                    row.text("flag").unwrap(),
+                    row.text("n").unwrap(),
+                )
+            })
+            .collect();
+        let query = read("by_thread");
+        let by_thread: Vec<DirectRow> = direct
+            .transaction(move |conn| conn.query(&query), |_| {})
+            .await
+            .expect("read the thread's rows");
+        let by_thread: Vec<(String, String, String)> = by_thread
+            .iter()
+            .map(|row| {
+                (
+                    row.text("at").unwrap(),
+                    row.text("flag").unwrap(),
+                    row.text("n").unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(by_sqlx.len(), 1);
+        assert_eq!(
+            by_thread, by_sqlx,
+            "the rolled-back row stayed, or the text differs"
+        );
+    }
+}
