@@ -250,6 +250,12 @@ mod tests {
         )
     }
 
+    /// A row's three columns, as text.
+    fn columns(row: &impl TextRow) -> (String, String, String) {
+        let text = |column| row.text(column).expect("a text column");
+        (text("at"), text("flag"), text("n"))
+    }
+
     #[tokio::test]
     async fn the_thread_stores_what_sqlx_stores_and_a_failed_transaction_nothing() {
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -305,29 +311,14 @@ mod tests {
             .await
             .expect("read sqlx's row")
             .iter()
-            .map(|row| {
-                (
-                    row.text("at").unwrap(),
-                    row.text("flag").unwrap(),
-                    row.text("n").unwrap(),
-                )
-            })
+            .map(columns)
             .collect();
         let query = read("by_thread");
         let by_thread: Vec<DirectRow> = direct
             .transaction(move |conn| conn.query(&query), |_| {})
             .await
             .expect("read the thread's rows");
-        let by_thread: Vec<(String, String, String)> = by_thread
-            .iter()
-            .map(|row| {
-                (
-                    row.text("at").unwrap(),
-                    row.text("flag").unwrap(),
-                    row.text("n").unwrap(),
-                )
-            })
-            .collect();
+        let by_thread: Vec<(String, String, String)> = by_thread.iter().map(columns).collect();
         assert_eq!(by_sqlx.len(), 1);
         assert_eq!(
             by_thread, by_sqlx,
