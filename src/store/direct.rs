@@ -46,7 +46,15 @@ impl DirectWriter {
             .spawn(move || {
                 let mut connection = connection;
                 for job in queue {
-                    job(&mut connection);
+                    // A job that panics fails its caller (its reply is
+                    // dropped), not every batch after it.
+                    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        job(&mut connection);
+                    }));
+                    if ran.is_err() {
+                        tracing::error!("a write on the SQLite thread panicked");
+                        roll_back_if_open(&connection);
+                    }
                 }
             })
             .map_err(|error| DbErr::Custom(format!("cannot start the SQLite thread: {error}")))?;
@@ -82,6 +90,9 @@ fn in_transaction<T>(
     connection: &mut Connection,
     work: impl FnOnce(&DirectConn<'_>) -> Result<T, DbErr>,
 ) -> Result<T, DbErr> {
+    // A transaction left open (a ROLLBACK that failed) would make BEGIN
+    // fail from now on.
+    roll_back_if_open(connection);
     connection
         .execute_batch("BEGIN IMMEDIATE")
         .map_err(sqlite_err)?;
@@ -92,13 +103,17 @@ fn in_transaction<T>(
     };
     // A failed COMMIT (a full disk, an I/O error) may leave the transaction
     // open; nothing of it may stay for the next job.
+    roll_back_if_open(connection);
+    ended?;
+    result
+}
+
+fn roll_back_if_open(connection: &Connection) {
     if !connection.is_autocommit()
         && let Err(error) = connection.execute_batch("ROLLBACK")
     {
         tracing::error!(%error, "rolling back a direct SQLite transaction failed");
     }
-    ended?;
-    result
 }
 
 /// The connection inside a transaction: statements the store builds for

@@ -6,7 +6,7 @@ mod batch;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     Statement,
@@ -45,13 +45,15 @@ impl Store {
     /// its own; if the transaction fails, every share in it fails, and none
     /// was recorded.
     pub async fn record_shares(&self, batch: Vec<NewShare>) -> Result<Vec<ShareResult>, Error> {
-        let now = self.now();
         if self.writer.has_own_thread() {
             // SQLite on a file: the whole batch is one hand-off to the
-            // writer's thread (see `direct`).
+            // writer's thread (see `direct`). Its time is read there, in the
+            // writers' turn, so that batches' times follow their commits.
+            let clock = self.clock.clone();
             return self
                 .writer
                 .on_own_thread(move |conn| {
+                    let now = clock.now().trunc_subsecs(6);
                     let statuses =
                         statuses_from(&conn.query(&statuses_query(DbBackend::Sqlite, &batch)?)?)?;
                     let recent = match repeats_query(DbBackend::Sqlite, &batch, now)? {
@@ -76,6 +78,9 @@ impl Store {
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({SHARE_BATCH_LOCK})"))
                 .await?;
         }
+        // Read in the batch's turn, so that batches' times (the totals'
+        // last times, the events') follow their commits.
+        let now = self.now();
         let statuses = article_statuses(&txn, &batch).await?;
         let recent = recent_counted_shares(&txn, &batch, now).await?;
         let mut planned = Planned::new(txn.get_database_backend(), batch, &statuses, recent, now)?;
