@@ -4,7 +4,13 @@
 //! time); here the whole transaction, BEGIN to COMMIT, is one hand-off. The
 //! statements are the ones the store builds for sea-orm anyway.
 
-use std::{collections::BTreeMap, path::Path, sync::mpsc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    path::Path,
+    sync::{Arc, Mutex, PoisonError, mpsc},
+    thread::JoinHandle,
+    time::Duration,
+};
 
 use chrono::SecondsFormat;
 use rusqlite::{
@@ -18,11 +24,13 @@ use tokio::sync::oneshot;
 /// A job for the connection's thread.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
-/// The handle to the connection's thread; the thread ends when the last
-/// handle is dropped.
+/// The handle to the connection's thread; the thread ends once it is
+/// closed, or the last handle is dropped, and the jobs sent before have run.
 #[derive(Debug, Clone)]
 pub(super) struct DirectWriter {
-    jobs: mpsc::Sender<Job>,
+    /// None once closed. std's mutex: held only to clone or take.
+    jobs: Arc<Mutex<Option<mpsc::Sender<Job>>>>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl DirectWriter {
@@ -41,7 +49,7 @@ impl DirectWriter {
             ))
             .map_err(sqlite_err)?;
         let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("sqlite-direct".into())
             .spawn(move || {
                 let mut connection = connection;
@@ -58,7 +66,23 @@ impl DirectWriter {
                 }
             })
             .map_err(|error| DbErr::Custom(format!("cannot start the SQLite thread: {error}")))?;
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs: Arc::new(Mutex::new(Some(jobs))),
+            thread: Arc::new(Mutex::new(Some(thread))),
+        })
+    }
+
+    /// Takes no more jobs, and returns once those sent before have run and
+    /// the connection is closed: a write after this one is UNAVAILABLE.
+    pub(super) async fn close(&self) {
+        drop(lock(&self.jobs).take());
+        let Some(thread) = lock(&self.thread).take() else {
+            return;
+        };
+        match tokio::task::spawn_blocking(move || thread.join()).await {
+            Ok(Ok(())) => {}
+            _ => tracing::error!("the SQLite thread did not end cleanly"),
+        }
     }
 
     /// Runs `work` in a transaction (BEGIN IMMEDIATE) on the connection's
@@ -77,13 +101,22 @@ impl DirectWriter {
             after(result.is_ok());
             let _ = reply.send(result);
         });
-        self.jobs
+        let stopped = || DbErr::Conn(RuntimeErr::Internal("the SQLite thread has stopped".into()));
+        lock(&self.jobs)
+            .as_ref()
+            .ok_or_else(stopped)?
             .send(job)
-            .map_err(|_| DbErr::Custom("the SQLite thread has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| DbErr::Custom("the SQLite thread stopped before answering".into()))?
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| {
+            DbErr::Conn(RuntimeErr::Internal(
+                "the SQLite thread stopped before answering".into(),
+            ))
+        })?
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn in_transaction<T>(
@@ -339,5 +372,31 @@ mod tests {
             by_thread, by_sqlx,
             "the rolled-back row stayed, or the text differs"
         );
+    }
+
+    #[tokio::test]
+    async fn a_closed_thread_refuses_writes_as_unavailable() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let direct =
+            DirectWriter::open(&dir.path().join("c.db"), 1_000).expect("open the connection");
+        let create = Statement::from_string(DbBackend::Sqlite, "CREATE TABLE t (n INTEGER)");
+        direct
+            .transaction(move |conn| conn.execute(vec![create]), |_| {})
+            .await
+            .expect("a write before closing");
+        direct.clone().close().await;
+        let insert = Statement::from_string(DbBackend::Sqlite, "INSERT INTO t VALUES (1)");
+        let refused = direct
+            .transaction(move |conn| conn.execute(vec![insert]), |_| {})
+            .await
+            .expect_err("a write after closing ran");
+        assert!(
+            matches!(
+                crate::error::Error::from(refused),
+                crate::error::Error::Unavailable(_)
+            ),
+            "a write after closing was not UNAVAILABLE"
+        );
+        direct.close().await;
     }
 }

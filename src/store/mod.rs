@@ -225,7 +225,7 @@ impl Store {
 
     /// Closes the pools, waiting for connections in use to be returned.
     pub async fn close(&self) {
-        self.writer.flush().await;
+        self.writer.close().await;
         if let Err(error) = self.db.close_by_ref().await {
             tracing::warn!(%error, "closing the database pool failed");
         }

@@ -204,15 +204,24 @@ impl Writer {
     }
 
     /// Commits the open group, if any, so that nothing waits on a pool
-    /// about to close.
-    pub(super) async fn flush(&self) {
+    /// about to close, and stops the SQLite thread once the write it may be
+    /// running has committed: a write after this one is UNAVAILABLE.
+    pub(super) async fn close(&self) {
         if let Mode::Group(writer) = &self.mode {
-            let writer = writer.clone();
             let guard = writer.group.clone().lock_owned().await;
-            let turn = Turn { guard, writer };
-            if let Err(error) = turn.finish_group().await {
+            let turn = Turn {
+                guard,
+                writer: writer.clone(),
+            };
+            // Held while the thread stops: no write of its own is under way.
+            let turn = turn.finish_group().await;
+            if let Err(error) = &turn {
                 tracing::error!(%error, "committing the last group of writes failed");
             }
+            if let Some(direct) = &writer.direct {
+                direct.close().await;
+            }
+            drop(turn);
         }
     }
 }
