@@ -82,7 +82,9 @@ impl DirectWriter {
     }
 
     /// Takes no more jobs, and returns once those sent before have run and
-    /// the connection is closed: a write after this one is UNAVAILABLE.
+    /// the connection is closed: a write after this one is UNAVAILABLE. The
+    /// thread takes no more jobs from the first poll on, even if the caller
+    /// stops waiting.
     pub(super) async fn close(&self) {
         drop(lock(&self.jobs).take());
         let Some(thread) = lock(&self.thread).take() else {
@@ -116,11 +118,11 @@ impl DirectWriter {
             .ok_or_else(stopped)?
             .send(job)
             .map_err(|_| stopped())?;
-        answer.await.map_err(|_| {
-            DbErr::Conn(RuntimeErr::Internal(
-                "the SQLite thread stopped before answering".into(),
-            ))
-        })?
+        // Jobs sent run even once the thread is closed: an unanswered one
+        // panicked, which is a bug to report, not a reason to retry.
+        answer
+            .await
+            .map_err(|_| DbErr::Custom("a write on the SQLite thread failed to answer".into()))?
     }
 }
 
@@ -316,7 +318,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 
-    use super::{DirectRow, DirectWriter};
+    use super::{DirectRow, DirectWriter, lock};
     use crate::store::TextRow;
 
     fn insert(table: &str, values: Vec<sea_orm::Value>) -> Statement {
@@ -408,62 +410,103 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let direct =
             DirectWriter::open(&dir.path().join("m.db"), 1_000).expect("open the connection");
-        let two = Statement::from_sql_and_values(
-            DbBackend::Sqlite,
+        let sql = |sql: &str, values: Vec<sea_orm::Value>| {
+            Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
+        };
+        // The second needs the first run before it can be prepared.
+        let create_then_insert = sql(
             "CREATE TABLE t (n INTEGER, s TEXT); INSERT INTO t VALUES (?, ?), (?, ?)",
-            [1i64.into(), "one".into(), 2i64.into(), "two".into()],
+            vec![1i64.into(), "one".into(), 2i64.into(), "two".into()],
         );
-        let more = |n: i64| {
-            Statement::from_sql_and_values(
-                DbBackend::Sqlite,
+        // Both can be prepared at once; each takes its own values.
+        let two_inserts = sql(
+            "INSERT INTO t VALUES (?, ?); INSERT INTO t VALUES (?, ?)",
+            vec![3i64.into(), "three".into(), 4i64.into(), "four".into()],
+        );
+        let one = |n: i64| {
+            sql(
                 "INSERT INTO t VALUES (?, ?)",
-                [n.into(), format!("n{n}").into()],
+                vec![n.into(), format!("n{n}").into()],
             )
         };
-        let (three, four) = (more(3), more(4));
-        let short = Statement::from_sql_and_values(
-            DbBackend::Sqlite,
-            "INSERT INTO t VALUES (?, ?)",
-            [5i64.into()],
-        );
+        let (five, seven) = (one(5), one(7));
+        let short = sql("INSERT INTO t VALUES (?, ?)", vec![6i64.into()]);
         let rows = direct
             .transaction(
                 move |conn| {
-                    conn.execute(vec![two, three, four])?;
-                    let refused = conn.execute(vec![short]);
-                    assert!(refused.is_err(), "a statement short of values ran");
-                    conn.query(&Statement::from_string(
+                    conn.execute(vec![create_then_insert, two_inserts, five])?;
+                    let refused = conn.execute(vec![short]).is_err();
+                    // The text kept prepared after the refusal binds anew.
+                    conn.execute(vec![seven])?;
+                    let rows = conn.query(&Statement::from_string(
                         DbBackend::Sqlite,
                         "SELECT group_concat(v, ',') AS rows FROM (SELECT n || s AS v FROM t ORDER BY n)",
-                    ))
+                    ))?;
+                    Ok((refused, rows))
                 },
                 |_| {},
             )
             .await
             .expect("the statements ran");
+        let (refused, rows) = rows;
+        assert!(refused, "a statement short of values ran");
         assert_eq!(
             rows.first()
                 .map(|row| row.text("rows").expect("a text column")),
-            Some("1one,2two,3n3,4n4".to_owned())
+            Some("1one,2two,3three,4four,5n5,7n7".to_owned())
         );
     }
 
     #[tokio::test]
-    async fn a_closed_thread_refuses_writes_as_unavailable() {
+    async fn closing_lets_the_write_under_way_commit_and_refuses_the_next_as_unavailable() {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let direct =
-            DirectWriter::open(&dir.path().join("c.db"), 1_000).expect("open the connection");
+        let path = dir.path().join("c.db");
+        let direct = DirectWriter::open(&path, 1_000).expect("open the connection");
         let create = Statement::from_string(DbBackend::Sqlite, "CREATE TABLE t (n INTEGER)");
         direct
             .transaction(move |conn| conn.execute(vec![create]), |_| {})
             .await
             .expect("a write before closing");
-        direct.clone().close().await;
+
+        // A write that is on the thread when closing begins, held there
+        // until closing has begun.
+        let (started, on_thread) = std::sync::mpsc::channel();
+        let (go, wait) = std::sync::mpsc::channel::<()>();
         let insert = Statement::from_string(DbBackend::Sqlite, "INSERT INTO t VALUES (1)");
-        let refused = direct
-            .transaction(move |conn| conn.execute(vec![insert]), |_| {})
+        let under_way = tokio::spawn({
+            let direct = direct.clone();
+            async move {
+                direct
+                    .transaction(
+                        move |conn| {
+                            let _ = started.send(());
+                            let _ = wait.recv();
+                            conn.execute(vec![insert])
+                        },
+                        |_| {},
+                    )
+                    .await
+            }
+        });
+        tokio::task::spawn_blocking(move || on_thread.recv())
             .await
-            .expect_err("a write after closing ran");
+            .expect("the waiting task")
+            .expect("the write reached the thread");
+        let closing = tokio::spawn({
+            let direct = direct.clone();
+            async move { direct.close().await }
+        });
+        let later = Statement::from_string(DbBackend::Sqlite, "INSERT INTO t VALUES (2)");
+        // The first poll of closing takes the thread's queue away; give it
+        // that poll before the next write is sent.
+        tokio::task::yield_now().await;
+        while !closing.is_finished() && lock(&direct.jobs).is_some() {
+            tokio::task::yield_now().await;
+        }
+        let refused = direct
+            .transaction(move |conn| conn.execute(vec![later]), |_| {})
+            .await
+            .expect_err("a write after closing began ran");
         assert!(
             matches!(
                 crate::error::Error::from(refused),
@@ -471,6 +514,22 @@ mod tests {
             ),
             "a write after closing was not UNAVAILABLE"
         );
-        direct.close().await;
+        go.send(()).expect("release the write under way");
+        under_way
+            .await
+            .expect("the write's task")
+            .expect("the write under way when closing began did not commit");
+        closing.await.expect("closing");
+
+        let reopened = rusqlite::Connection::open(&path).expect("reopen the database");
+        let kept: Vec<i64> = reopened
+            .prepare("SELECT n FROM t ORDER BY n")
+            .and_then(|mut rows| rows.query_map([], |row| row.get(0))?.collect())
+            .expect("read the table");
+        assert_eq!(
+            kept,
+            vec![1],
+            "the write under way was lost, or the later one kept"
+        );
     }
 }

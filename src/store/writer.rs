@@ -203,25 +203,24 @@ impl Writer {
         }
     }
 
-    /// Commits the open group, if any, so that nothing waits on a pool
-    /// about to close, and stops the SQLite thread once the write it may be
-    /// running has committed: a write after this one is UNAVAILABLE.
+    /// Stops the SQLite thread once the writes sent to it have committed (a
+    /// write on it after this one is UNAVAILABLE), and commits the open
+    /// group, if any, so that nothing waits on a pool about to close.
     pub(super) async fn close(&self) {
         if let Mode::Group(writer) = &self.mode {
+            // First: a close cut short (the caller's timeout) still leaves the
+            // thread taking no more writes.
+            if let Some(direct) = &writer.direct {
+                direct.close().await;
+            }
             let guard = writer.group.clone().lock_owned().await;
             let turn = Turn {
                 guard,
                 writer: writer.clone(),
             };
-            // Held while the thread stops: no write of its own is under way.
-            let turn = turn.finish_group().await;
-            if let Err(error) = &turn {
+            if let Err(error) = turn.finish_group().await {
                 tracing::error!(%error, "committing the last group of writes failed");
             }
-            if let Some(direct) = &writer.direct {
-                direct.close().await;
-            }
-            drop(turn);
         }
     }
 }
