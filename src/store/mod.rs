@@ -223,7 +223,8 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pools, waiting for connections in use to be returned.
+    /// Closes the pools, waiting for connections in use to be returned, and
+    /// stops SQLite's share thread once its batches have committed.
     pub async fn close(&self) {
         self.writer.close().await;
         if let Err(error) = self.db.close_by_ref().await {
