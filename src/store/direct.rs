@@ -5,7 +5,6 @@
 //! statements are the ones the store builds for sea-orm anyway.
 
 use std::{
-    collections::BTreeMap,
     path::Path,
     sync::{Arc, Mutex, PoisonError, mpsc},
     thread::JoinHandle,
@@ -166,8 +165,12 @@ pub(super) struct DirectConn<'a> {
     connection: &'a Connection,
 }
 
-/// A row read on the SQLite thread, its columns by name.
-pub(super) struct DirectRow(BTreeMap<String, SqliteValue>);
+/// A row read on the SQLite thread: its statement's column names, shared
+/// by all its rows, and its values in their order.
+pub(super) struct DirectRow {
+    names: Arc<[String]>,
+    values: Vec<SqliteValue>,
+}
 
 impl DirectConn<'_> {
     /// Runs `statements` in order.
@@ -240,7 +243,7 @@ fn run_prepared<'v>(
             .raw_bind_parameter(index, bound(value)?)
             .map_err(sqlite_err)?;
     }
-    let names: Vec<String> = prepared
+    let names: Arc<[String]> = prepared
         .column_names()
         .into_iter()
         .map(str::to_owned)
@@ -251,18 +254,25 @@ fn run_prepared<'v>(
     }
     let mut rows = prepared.raw_query();
     while let Some(row) = rows.next().map_err(sqlite_err)? {
-        let mut columns = BTreeMap::new();
-        for (index, name) in names.iter().enumerate() {
-            columns.insert(name.clone(), row.get(index).map_err(sqlite_err)?);
-        }
-        each_row(DirectRow(columns))?;
+        let values = (0..names.len())
+            .map(|index| row.get(index).map_err(sqlite_err))
+            .collect::<Result<_, _>>()?;
+        each_row(DirectRow {
+            names: names.clone(),
+            values,
+        })?;
     }
     Ok(())
 }
 
 impl super::TextRow for DirectRow {
     fn text(&self, column: &str) -> Result<String, DbErr> {
-        match self.0.get(column) {
+        let value = self
+            .names
+            .iter()
+            .position(|name| name == column)
+            .and_then(|index| self.values.get(index));
+        match value {
             Some(SqliteValue::Text(text)) => Ok(text.clone()),
             other => Err(DbErr::Type(format!(
                 "column {column} is {other:?}, where text was expected"

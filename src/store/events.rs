@@ -87,46 +87,42 @@ pub(super) async fn execute_then_append(
     events: &[NewEvent<'_>],
 ) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
-    let ChangeWrites { in_order, apart } = writes;
     debug_assert!(
-        apart.is_empty()
+        writes.apart.is_empty()
             || events
                 .iter()
                 .all(|event| event.event_type != SHARE_RECORDED),
         "writes folded into an insert that takes the event-order lock"
     );
-    if backend == DbBackend::Postgres {
-        execute_in_order(conn, in_order).await?;
-        if apart.is_empty() {
-            if let Some(insert) = events_insert_postgres(events)? {
-                conn.execute_raw(insert).await?;
-            }
-            return Ok(());
+    if backend != DbBackend::Postgres {
+        return execute_in_order(conn, sqlite_statements(writes, events)?).await;
+    }
+    let ChangeWrites { in_order, apart } = writes;
+    execute_in_order(conn, in_order).await?;
+    if apart.is_empty() {
+        if let Some(insert) = events_insert_postgres(events)? {
+            conn.execute_raw(insert).await?;
         }
-        let Some(insert) = events_insert(backend, events)? else {
-            return execute_in_order(
-                conn,
-                apart.iter().map(|write| build(backend, write)).collect(),
-            )
-            .await;
-        };
-        let mut with = WithClause::new();
-        for (write, number) in apart.into_iter().zip(1..) {
-            with.cte(
-                CommonTableExpression::new()
-                    .table_name(Alias::new(format!("write_{number}")))
-                    .query(write)
-                    .to_owned(),
-            );
-        }
-        conn.execute_raw(backend.build(&with.query(insert))).await?;
         return Ok(());
     }
-    execute_in_order(
-        conn,
-        sqlite_statements(ChangeWrites { in_order, apart }, events)?,
-    )
-    .await
+    let Some(insert) = events_insert(backend, events)? else {
+        return execute_in_order(
+            conn,
+            apart.iter().map(|write| build(backend, write)).collect(),
+        )
+        .await;
+    };
+    let mut with = WithClause::new();
+    for (write, number) in apart.into_iter().zip(1..) {
+        with.cte(
+            CommonTableExpression::new()
+                .table_name(Alias::new(format!("write_{number}")))
+                .query(write)
+                .to_owned(),
+        );
+    }
+    conn.execute_raw(backend.build(&with.query(insert))).await?;
+    Ok(())
 }
 
 /// On SQLite, the statements that store `writes` and `events`, in the

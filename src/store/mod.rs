@@ -205,10 +205,9 @@ impl Store {
         Self { clock, ..self }
     }
 
-    /// The current time at the precision both databases store (microseconds),
-    /// so that what a write returns equals what a later read returns.
+    /// The current time as writes store it (see [`stored_now`]).
     fn now(&self) -> DateTime<Utc> {
-        self.clock.now().trunc_subsecs(6)
+        stored_now(self.clock.as_ref())
     }
 
     /// Applies every migration not yet applied.
@@ -293,6 +292,12 @@ impl Store {
             _ => self.db.begin().await,
         }
     }
+}
+
+/// `clock`'s time at the precision both databases store (microseconds), so
+/// that what a write returns equals what a later read returns.
+fn stored_now(clock: &dyn Clock) -> DateTime<Utc> {
+    clock.now().trunc_subsecs(6)
 }
 
 /// SQLite's own threshold (in log pages) for the checkpoint a commit runs:

@@ -6,7 +6,7 @@ mod batch;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     Statement,
@@ -21,6 +21,7 @@ use super::{
     Store,
     entities::{article_live, articles, share_totals, shares},
     events::{ChangeWrites, NewEvent, execute_then_append, sqlite_statements},
+    stored_now,
 };
 use crate::{
     domain::{
@@ -53,7 +54,7 @@ impl Store {
             return self
                 .writer
                 .on_own_thread(move |conn| {
-                    let now = clock.now().trunc_subsecs(6);
+                    let now = stored_now(clock.as_ref());
                     let statuses =
                         statuses_from(&conn.query(&statuses_query(DbBackend::Sqlite, &batch)?)?)?;
                     let recent = match repeats_query(DbBackend::Sqlite, &batch, now)? {
