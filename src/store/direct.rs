@@ -17,7 +17,7 @@ use rusqlite::{
     fallible_iterator::FallibleIterator,
     types::{ToSqlOutput, Value as SqliteValue, ValueRef},
 };
-use sea_orm::{DbErr, RuntimeErr, Statement, Value};
+use sea_orm::{DbErr, RuntimeErr, Statement, Value, sqlx};
 use tokio::sync::oneshot;
 
 /// Statements the connection keeps prepared, the least used dropped first.
@@ -309,17 +309,76 @@ fn bound(value: &Value) -> Result<ToSqlOutput<'_>, DbErr> {
 }
 
 /// SQLite's error; busy or locked past the busy timeout (another process
-/// writing) is a connection's error, as the store reports sqlx's.
+/// writing) is a connection's error, and a refused constraint the database
+/// error sqlx would give, so that the store maps both as it maps sqlx's.
 fn sqlite_err(error: rusqlite::Error) -> DbErr {
-    let busy = matches!(
-        error.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    );
     let message = format!("SQLite: {error}");
-    if busy {
-        DbErr::Conn(RuntimeErr::Internal(message))
-    } else {
-        DbErr::Custom(message)
+    match error {
+        rusqlite::Error::SqliteFailure(failure, _) => match failure.code {
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+                DbErr::Conn(RuntimeErr::Internal(message))
+            }
+            rusqlite::ErrorCode::ConstraintViolation => DbErr::Exec(RuntimeErr::SqlxError(
+                Arc::new(sqlx::Error::Database(Box::new(ConstraintRefused {
+                    extended_code: failure.extended_code,
+                    message,
+                }))),
+            )),
+            _ => DbErr::Custom(message),
+        },
+        _ => DbErr::Custom(message),
+    }
+}
+
+/// A statement on the thread that SQLite refused for a constraint, told
+/// apart by its extended code as sqlx tells its own apart.
+#[derive(Debug)]
+struct ConstraintRefused {
+    extended_code: std::ffi::c_int,
+    message: String,
+}
+
+impl std::fmt::Display for ConstraintRefused {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConstraintRefused {}
+
+impl sqlx::error::DatabaseError for ConstraintRefused {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+        Some(self.extended_code.to_string().into())
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        use rusqlite::ffi;
+        use sqlx::error::ErrorKind;
+        match self.extended_code {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                ErrorKind::UniqueViolation
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => ErrorKind::ForeignKeyViolation,
+            ffi::SQLITE_CONSTRAINT_NOTNULL => ErrorKind::NotNullViolation,
+            ffi::SQLITE_CONSTRAINT_CHECK => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
     }
 }
 
@@ -541,5 +600,55 @@ mod tests {
             vec![1],
             "the write under way was lost, or the later one kept"
         );
+    }
+
+    #[tokio::test]
+    async fn refused_constraints_map_as_sqlx_refusals_do() {
+        use crate::error::Error;
+
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let direct =
+            DirectWriter::open(&dir.path().join("c.db"), 1_000).expect("open the connection");
+        let sql = |sql: &str| Statement::from_string(DbBackend::Sqlite, sql);
+        let schema = sql("CREATE TABLE parent (id INTEGER PRIMARY KEY); \
+             CREATE TABLE child (id INTEGER PRIMARY KEY, \
+             parent INTEGER NOT NULL REFERENCES parent (id), name TEXT UNIQUE); \
+             INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1, 'a')");
+        direct
+            .transaction(move |conn| conn.execute(vec![schema]), |_| {})
+            .await
+            .expect("create the tables");
+        let refusal = async |statement: &str| {
+            let statement = sql(statement);
+            let refused = direct
+                .transaction(move |conn| conn.execute(vec![statement]), |_| {})
+                .await
+                .expect_err("a statement breaking a constraint ran");
+            Error::from(refused)
+        };
+
+        for clash in [
+            "INSERT INTO child VALUES (1, 1, 'b')",
+            "INSERT INTO child VALUES (2, 1, 'a')",
+        ] {
+            let error = refusal(clash).await;
+            assert!(
+                matches!(error, Error::AlreadyExists(_)),
+                "{clash}: {error:?}"
+            );
+        }
+        let error = refusal("INSERT INTO child VALUES (3, 2, 'c')").await;
+        assert!(
+            matches!(
+                error,
+                Error::FailedPrecondition {
+                    kind: "REFERENCE_CHANGED",
+                    ..
+                }
+            ),
+            "a missing parent: {error:?}"
+        );
+        let error = refusal("INSERT INTO child VALUES (4, NULL, 'd')").await;
+        assert!(matches!(error, Error::Internal(_)), "a NULL: {error:?}");
     }
 }

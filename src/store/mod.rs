@@ -26,7 +26,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{
     AccessMode, ActiveModelTrait, ConnectOptions, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, Insert, IsolationLevel, QueryTrait, RuntimeErr, SqlErr,
+    DatabaseTransaction, DbBackend, DbErr, Insert, IsolationLevel, QueryTrait, RuntimeErr,
     Statement, TransactionTrait,
     sea_query::{Expr, IntoIden, OnConflict, Query},
     sqlx,
@@ -409,13 +409,13 @@ impl From<DbErr> for Error {
                 "the change collided with a concurrent one and was not made; retry".into(),
             );
         }
-        match error.sql_err() {
+        match database_error(&error).map(|database| database.kind()) {
             // Writes that can clash handle their unique keys where they know
             // which key it is; this is the backstop.
-            Some(SqlErr::UniqueConstraintViolation(_)) => {
+            Some(sqlx::error::ErrorKind::UniqueViolation) => {
                 Error::AlreadyExists("a resource with the same unique key already exists".into())
             }
-            Some(SqlErr::ForeignKeyConstraintViolation(_)) => Error::FailedPrecondition {
+            Some(sqlx::error::ErrorKind::ForeignKeyViolation) => Error::FailedPrecondition {
                 kind: "REFERENCE_CHANGED",
                 subject: String::new(),
                 description: "a resource this change refers to was changed at the same time; retry"
@@ -442,10 +442,16 @@ fn is_concurrency_conflict(error: &DbErr) -> bool {
 
 /// The database's own code for the error that refused a statement.
 fn database_code(error: &DbErr) -> Option<String> {
+    database_error(error)?.code().map(|code| code.into_owned())
+}
+
+/// The error the database gave for a statement it refused, from sqlx or
+/// from the SQLite thread (which gives its refusals in sqlx's form).
+fn database_error(error: &DbErr) -> Option<&dyn sqlx::error::DatabaseError> {
     match error {
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
             match e.as_ref() {
-                sqlx::Error::Database(database) => database.code().map(|code| code.into_owned()),
+                sqlx::Error::Database(database) => Some(database.as_ref()),
                 _ => None,
             }
         }
