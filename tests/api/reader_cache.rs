@@ -238,6 +238,37 @@ async fn a_read_by_slug_follows_the_article_it_names() {
 }
 
 #[tokio::test]
+async fn a_slug_typed_with_spaces_or_decomposed_finds_its_article_from_memory_too() {
+    let app = TestApp::spawn().await;
+    let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
+    let article = app.article(draft("آخر خبر", &desk)).await;
+    publish(&app, &article.id).await;
+    assert!(article.slug.contains('آ'), "{}", article.slug);
+    // As a reader may type it: spaced, with alef madda as alef and madda.
+    let typed = format!(" {} ", article.slug.replace('آ', "\u{0627}\u{0653}"));
+    let reader = app.as_anonymous();
+    let by_slug = |slug: String| {
+        let mut articles = reader.articles.clone();
+        async move {
+            articles
+                .get_article(pb::GetArticleRequest {
+                    slug,
+                    language: "ar".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|response| response.into_inner().id)
+        }
+    };
+    // The first read fills memory; the ones after are answered from it.
+    for slug in [&typed, &article.slug, &typed] {
+        assert_eq!(by_slug(slug.clone()).await.expect("found"), article.id);
+    }
+    let unknown = by_slug(format!("{}-x", article.slug)).await;
+    assert_eq!(unknown.expect_err("no such slug").code(), Code::NotFound);
+}
+
+#[tokio::test]
 async fn a_comment_shows_on_the_listing_page_at_once_and_a_new_story_joins_it() {
     let app = TestApp::spawn().await;
     let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;

@@ -236,16 +236,32 @@ impl PublishedArticles {
         Ok(encoded)
     }
 
+    /// The published article with `slug` in `language` if memory has it as
+    /// it stands. Slugs are kept as stored, checked and in NFC, so a slug
+    /// found here needs neither: a reader's lookup tries this first.
+    pub async fn remembered_by_slug(
+        &self,
+        language: &str,
+        slug: &str,
+    ) -> Result<Option<Encoded<pb::Article>>, Error> {
+        self.apply_log(false).await?;
+        Ok(self.remembered_slug(language, slug))
+    }
+
+    fn remembered_slug(&self, language: &str, slug: &str) -> Option<Encoded<pb::Article>> {
+        let id = self.inner.slugs.get(&slug_key(language, slug))?;
+        let article = self.cached(&id)?;
+        // The slug may have moved to another article since.
+        SlugOf::decode(article.clone())
+            .is_ok_and(|found| found.slug == slug && found.language == language)
+            .then(|| Encoded::trusted(article))
+    }
+
     /// The published article with `slug` in `language`, as readers get it.
     pub async fn by_slug(&self, language: &str, slug: &str) -> Result<Encoded<pb::Article>, Error> {
         self.apply_log(false).await?;
-        if let Some(id) = self.inner.slugs.get(&slug_key(language, slug))
-            && let Some(article) = self.cached(&id)
-            // The slug may have moved to another article since.
-            && SlugOf::decode(article.clone())
-                .is_ok_and(|found| found.slug == slug && found.language == language)
-        {
-            return Ok(Encoded::trusted(article));
+        if let Some(article) = self.remembered_slug(language, slug) {
+            return Ok(article);
         }
         let epoch = self.inner.epoch.load(Ordering::SeqCst);
         let article = self
