@@ -36,13 +36,37 @@ where
 }
 
 async fn read(reader: &Clients, id: &str) -> Result<pb::Article, tonic::Status> {
+    get(
+        reader,
+        pb::GetArticleRequest {
+            id: id.to_owned(),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// The article with `slug` in Arabic, as a reader gets it.
+async fn read_by_slug(reader: &Clients, slug: &str) -> Result<pb::Article, tonic::Status> {
+    get(
+        reader,
+        pb::GetArticleRequest {
+            slug: slug.to_owned(),
+            language: "ar".into(),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+async fn get(
+    reader: &Clients,
+    request: pb::GetArticleRequest,
+) -> Result<pb::Article, tonic::Status> {
     reader
         .articles
         .clone()
-        .get_article(pb::GetArticleRequest {
-            id: id.to_owned(),
-            ..Default::default()
-        })
+        .get_article(request)
         .await
         .map(tonic::Response::into_inner)
 }
@@ -209,20 +233,7 @@ async fn a_read_by_slug_follows_the_article_it_names() {
     let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;
     let article = app.article(draft("خبر", &desk)).await;
     let reader = app.as_anonymous();
-    let by_slug = || {
-        let mut articles = reader.articles.clone();
-        let request = pb::GetArticleRequest {
-            slug: article.slug.clone(),
-            language: "ar".into(),
-            ..Default::default()
-        };
-        async move {
-            articles
-                .get_article(request)
-                .await
-                .map(tonic::Response::into_inner)
-        }
-    };
+    let by_slug = || read_by_slug(&reader, &article.slug);
     // A draft's slug finds nothing, and that is not remembered.
     assert_eq!(by_slug().await.expect_err("a draft").code(), Code::NotFound);
     publish(&app, &article.id).await;
@@ -247,24 +258,12 @@ async fn a_slug_typed_with_spaces_or_decomposed_finds_its_article_from_memory_to
     // As a reader may type it: spaced, with alef madda as alef and madda.
     let typed = format!(" {} ", article.slug.replace('آ', "\u{0627}\u{0653}"));
     let reader = app.as_anonymous();
-    let by_slug = |slug: String| {
-        let mut articles = reader.articles.clone();
-        async move {
-            articles
-                .get_article(pb::GetArticleRequest {
-                    slug,
-                    language: "ar".into(),
-                    ..Default::default()
-                })
-                .await
-                .map(|response| response.into_inner().id)
-        }
-    };
     // The first read fills memory; the ones after are answered from it.
     for slug in [&typed, &article.slug, &typed] {
-        assert_eq!(by_slug(slug.clone()).await.expect("found"), article.id);
+        let found = read_by_slug(&reader, slug).await.expect("found");
+        assert_eq!(found.id, article.id);
     }
-    let unknown = by_slug(format!("{}-x", article.slug)).await;
+    let unknown = read_by_slug(&reader, &format!("{}-x", article.slug)).await;
     assert_eq!(unknown.expect_err("no such slug").code(), Code::NotFound);
 }
 
