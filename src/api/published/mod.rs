@@ -41,7 +41,12 @@ use self::{
     page::{SlugOf, put_page_together},
 };
 use super::{convert::article_in_view, encoded::Encoded};
-use crate::{domain::article::ArticleView, error::Error, proto as pb, store::Store};
+use crate::{
+    domain::{article::ArticleView, slug::is_valid_slug},
+    error::Error,
+    proto as pb,
+    store::Store,
+};
 
 /// What an entry costs besides its bytes (key, bookkeeping, allocation).
 const ENTRY_OVERHEAD: u64 = 96;
@@ -237,8 +242,8 @@ impl PublishedArticles {
     }
 
     /// The published article with `slug` in `language` if memory has it as
-    /// it stands. Slugs are kept as stored, checked and in NFC, so a slug
-    /// found here needs neither: a reader's lookup tries this first.
+    /// it stands. Memory maps only valid slugs, which are in NFC, so a slug
+    /// found here needs neither check: a reader's lookup tries this first.
     pub async fn remembered_by_slug(
         &self,
         language: &str,
@@ -404,10 +409,14 @@ impl PublishedArticles {
             return;
         };
         // Where the slug led is checked against the entry it finds, so a
-        // mapping kept out of turn does no harm.
-        self.inner
-            .slugs
-            .insert(slug_key(&article.language, &article.slug), id);
+        // mapping kept out of turn does no harm. Only a valid slug is
+        // mapped: a reader's lookup trusts memory's slugs as checked (a row
+        // written by other rules may hold one that is not).
+        if is_valid_slug(&article.slug) {
+            self.inner
+                .slugs
+                .insert(slug_key(&article.language, &article.slug), id);
+        }
         let Some(entry) = Entry::of(encoded) else {
             return;
         };
