@@ -40,7 +40,7 @@ use self::{
     entry::Entry,
     page::{SlugOf, put_page_together},
 };
-use super::{convert::article_in_view, encoded::Encoded};
+use super::{convert::article_in_view, encoded::Encoded, lookup_slug};
 use crate::{
     domain::{article::ArticleView, slug::is_valid_slug},
     error::Error,
@@ -241,18 +241,37 @@ impl PublishedArticles {
         Ok(encoded)
     }
 
-    /// The published article with `slug` in `language` if memory has it as
-    /// it stands. Memory maps only valid slugs, which are in NFC, so a slug
-    /// found here needs neither check: a reader's lookup tries this first.
-    pub async fn remembered_by_slug(
-        &self,
-        language: &str,
-        slug: &str,
-    ) -> Result<Option<Encoded<pb::Article>>, Error> {
+    /// The published article with the slug `raw` (as the reader sent it) in
+    /// `language`, as readers get it. Memory maps only valid slugs, which
+    /// are in NFC, so memory is asked with `raw` as it is (trimmed) first:
+    /// normalising and checking it took about 6% of the server's CPU in reads
+    /// by slug from memory.
+    pub async fn by_slug(&self, language: &str, raw: &str) -> Result<Encoded<pb::Article>, Error> {
         self.apply_log(false).await?;
-        Ok(self.remembered_slug(language, slug))
+        let trimmed = raw.trim();
+        if let Some(article) = self.remembered_slug(language, trimmed) {
+            return Ok(article);
+        }
+        let slug = lookup_slug("article", raw)?;
+        if slug != trimmed
+            && let Some(article) = self.remembered_slug(language, &slug)
+        {
+            return Ok(article);
+        }
+        let epoch = self.inner.epoch.load(Ordering::SeqCst);
+        let article = self
+            .inner
+            .store
+            .find_article_by_slug(language, &slug, ArticleView::Published, false)
+            .await?;
+        let article = article_in_view(article, ArticleView::Published);
+        let encoded = Encoded::of(&article);
+        self.keep(epoch, &article, encoded.bytes());
+        Ok(encoded)
     }
 
+    /// The article memory has under `slug` in `language`, if it still has
+    /// that slug.
     fn remembered_slug(&self, language: &str, slug: &str) -> Option<Encoded<pb::Article>> {
         let id = self.inner.slugs.get(&slug_key(language, slug))?;
         let article = self.cached(&id)?;
@@ -260,24 +279,6 @@ impl PublishedArticles {
         SlugOf::decode(article.clone())
             .is_ok_and(|found| found.slug == slug && found.language == language)
             .then(|| Encoded::trusted(article))
-    }
-
-    /// The published article with `slug` in `language`, as readers get it.
-    pub async fn by_slug(&self, language: &str, slug: &str) -> Result<Encoded<pb::Article>, Error> {
-        self.apply_log(false).await?;
-        if let Some(article) = self.remembered_slug(language, slug) {
-            return Ok(article);
-        }
-        let epoch = self.inner.epoch.load(Ordering::SeqCst);
-        let article = self
-            .inner
-            .store
-            .find_article_by_slug(language, slug, ArticleView::Published, false)
-            .await?;
-        let article = article_in_view(article, ArticleView::Published);
-        let encoded = Encoded::of(&article);
-        self.keep(epoch, &article, encoded.bytes());
-        Ok(encoded)
     }
 
     /// The readers' listing page under `key` (a query's fingerprint, page
