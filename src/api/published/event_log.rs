@@ -6,15 +6,13 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
 };
 
-use prost::Message;
 use uuid::Uuid;
 
-use super::{PublishedArticles, entry::Entry, entry_key};
+use super::{PublishedArticles, entry_key};
 use crate::{
     api::convert::count_to_pb,
     domain::event::{changes_only_comment_count, may_change_listings},
     error::Error,
-    proto as pb,
 };
 
 impl PublishedArticles {
@@ -121,10 +119,12 @@ impl PublishedArticles {
         };
         for (key, id) in &articles {
             let recounted = counts.get(id).and_then(|&count| {
-                let entry = self.inner.entries.get(key)?;
-                let mut article = pb::Article::decode(entry.decompress()?.as_slice()).ok()?;
-                article.comment_count = count_to_pb(count);
-                Entry::of(&article.encode_to_vec())
+                Some(
+                    self.inner
+                        .entries
+                        .get(key)?
+                        .with_comment_count(count_to_pb(count)),
+                )
             });
             match recounted {
                 Some(entry) => self.inner.entries.insert(*key, entry),

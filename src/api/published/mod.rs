@@ -390,7 +390,7 @@ impl PublishedArticles {
             .inner
             .entries
             .get(id)
-            .and_then(|entry| entry.decompress());
+            .and_then(|entry| entry.answer());
         metrics::counter!(
             "article_cache_lookups_total",
             "of" => "articles",
@@ -418,7 +418,7 @@ impl PublishedArticles {
                 .slugs
                 .insert(slug_key(&article.language, &article.slug), id);
         }
-        let Some(entry) = Entry::of(encoded) else {
+        let Some(entry) = Entry::of(article, encoded) else {
             return;
         };
         if !self.no_pass_since(epoch) {
