@@ -10,6 +10,8 @@ mod m20261129_000004_add_api_keys_and_actors;
 mod m20261201_000005_drop_the_event_article_index;
 mod m20261203_000006_order_event_commits_by_trigger;
 mod m20261203_000007_number_events_at_commit;
+mod m20261204_000008_check_commenters_in_one_round_trip;
+mod m20261204_000009_overlap_event_commits;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -25,12 +27,15 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_drop_the_event_article_index::Migration),
             Box::new(m20261203_000006_order_event_commits_by_trigger::Migration),
             Box::new(m20261203_000007_number_events_at_commit::Migration),
+            Box::new(m20261204_000008_check_commenters_in_one_round_trip::Migration),
+            Box::new(m20261204_000009_overlap_event_commits::Migration),
         ]
     }
 }
 
 /// Runs `sql` on PostgreSQL and nothing on SQLite: for the triggers that
-/// order the event log, which SQLite's single writer does not need.
+/// order the event log and the function that checks a commenter, which
+/// SQLite's single writer does not need.
 async fn on_postgres(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
     if manager.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
         manager.get_connection().execute_unprepared(sql).await?;

@@ -127,7 +127,8 @@ pub enum EventPayload {
 /// One entry of the change feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
-    /// Position in the feed: strictly increasing in commit order.
+    /// Position in the feed: strictly increasing, and final once readable
+    /// up to where the log is settled (none appears below one read).
     pub sequence: i64,
     pub event_type: String,
     pub occur_time: DateTime<Utc>,

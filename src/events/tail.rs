@@ -201,8 +201,8 @@ async fn broadcast_up_to(
             // No receiver left is not an error: they read the database.
             let _ = tail.events.send(Tailed::Event(Arc::new(event)));
         }
-        // Every event up to `newest` is committed (sequence order is commit
-        // order), so a short page has read all of them.
+        // Every event up to `newest` is settled (see
+        // `Store::last_event_sequence`), so a short page has read all of them.
         if complete {
             *position = newest;
             tail.position.store(newest, Ordering::SeqCst);

@@ -26,15 +26,16 @@ use crate::{
 /// Appends an event to the log, inside the transaction of the change; it
 /// must be the transaction's last statement before commit.
 ///
-/// A sequence number becomes visible at commit. If two transactions could
-/// commit in the other order than they drew their numbers, a reader could
-/// see number 11, page past it, and never see 10. On PostgreSQL triggers on
-/// the log (migration 7) therefore draw the final number under a
-/// transaction-scoped advisory lock that PostgreSQL releases only once the
-/// commit is visible: whoever draws next gets a higher number and commits
-/// later. Most events draw theirs inside COMMIT, so writers queue only for
-/// the database's own work there; a batch of shares draws at its insert. On
-/// SQLite writers are serialised already.
+/// A sequence number becomes visible at commit. If two transactions commit
+/// in the other order than they drew their numbers, a reader could see
+/// number 11, page past it, and never see 10. On PostgreSQL triggers on the
+/// log draw the final number under a transaction-scoped advisory lock, taken
+/// shared, that PostgreSQL releases only once the commit is visible (most
+/// events draw theirs inside COMMIT, a batch of shares at its insert); a
+/// reader reads only up to where the log is settled, which the database
+/// tells by taking that lock exclusively (migration 9, and
+/// [`Store::last_event_sequence`]). Commits overlap, so PostgreSQL flushes
+/// them to disk together. On SQLite writers are serialised already.
 pub(super) async fn append_event(
     conn: &impl ConnectionTrait,
     event: NewEvent<'_>,
@@ -276,16 +277,17 @@ fn commit_lock_timeout() -> Option<String> {
 
 impl Store {
     /// Up to `limit` events after `after_sequence`, in sequence order, only
-    /// of `types` when it is not empty. Sequence order is commit order (see
-    /// [`append_event`]), so a reader that pages with the last sequence it
-    /// saw never misses an event.
+    /// of `types` when it is not empty, up to where the log is settled (see
+    /// [`Store::last_event_sequence`]), so a reader that pages with the last
+    /// sequence it saw never misses an event.
     pub async fn list_events(
         &self,
         after_sequence: i64,
         types: &[String],
         limit: u64,
     ) -> Result<Vec<Event>, Error> {
-        self.list_events_until(after_sequence, i64::MAX, types, limit)
+        let settled = self.last_event_sequence().await?;
+        self.list_events_until(after_sequence, settled, types, limit)
             .await
     }
 
@@ -311,10 +313,25 @@ impl Store {
         rows.into_iter().map(event_from_row).collect()
     }
 
-    /// The newest sequence number committed (0 for an empty log). Sequence
-    /// order is commit order, so every event up to it that will ever exist
-    /// is readable now.
+    /// Where the log is settled: every event up to this sequence number that
+    /// will ever exist is readable now (0 for an empty log). On SQLite,
+    /// whose writers take turns, that is the newest event. On PostgreSQL
+    /// commits overlap, and an event numbered before one already visible may
+    /// still be committing: the database answers once no writer holds a
+    /// number it has not made visible (migration 9).
     pub async fn last_event_sequence(&self) -> Result<i64, Error> {
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            let settled: Option<i64> = self
+                .db
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT newsdesk_settled_event_sequence() AS settled",
+                ))
+                .await?
+                .map(|row| row.try_get::<i64>("", "settled"))
+                .transpose()?;
+            return Ok(settled.unwrap_or(0));
+        }
         let last: Option<Option<i64>> = events::Entity::find()
             .select_only()
             .column_as(Expr::col(events::Column::Sequence).max(), "last")
@@ -328,8 +345,8 @@ impl Store {
 impl Store {
     /// The articles whose events fall in `(after, until]`, shares aside
     /// (a share changes no article), each with the types of its events:
-    /// what a cache of articles must forget. Events commit in sequence
-    /// order, so a range read once is complete.
+    /// what a cache of articles must forget. A range up to where the log is
+    /// settled ([`Store::last_event_sequence`]), read once, is complete.
     pub async fn articles_changed_between(
         &self,
         after: i64,

@@ -1,6 +1,7 @@
 //! Moderation: the policy that decides a new comment's status, the
 //! moderators' queue, and their decisions.
 
+use futures::future::join_all;
 use newsdesk::proto as pb;
 use tonic::Code;
 
@@ -110,6 +111,53 @@ async fn the_moderation_policy_holds_links_blocked_terms_repeats_and_spammers() 
         3
     );
     assert_eq!(app.get_article(id).await.expect("get").comment_count, 3);
+}
+
+/// The same words posted several times at once on one article: each post
+/// reads the commenter's history once it holds the article, after the one
+/// before it committed, so only the first is approved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_double_post_sent_at_once_is_approved_once() {
+    const POSTS: usize = 6;
+    let app = TestApp::spawn().await;
+    let article = published(&app, "خبر يتسابق عليه المعلقون").await;
+    let posts = (0..POSTS).map(|_| {
+        let mut comments = app.comments.clone();
+        let request = pb::CreateCommentRequest {
+            comment: Some(comment(&article.id, "", "متعجل", "أرسلتُه مرتين")),
+            request_id: String::new(),
+        };
+        tokio::spawn(async move { comments.create_comment(request).await })
+    });
+    let mut statuses = Vec::new();
+    for posted in join_all(posts).await {
+        statuses.push(
+            posted
+                .expect("joined")
+                .expect("posted")
+                .into_inner()
+                .status(),
+        );
+    }
+    let approved = statuses
+        .iter()
+        .filter(|&&status| status == pb::CommentStatus::Approved)
+        .count();
+    assert_eq!(approved, 1, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|&status| matches!(
+            status,
+            pb::CommentStatus::Approved | pb::CommentStatus::Pending
+        )),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.get_article(&article.id)
+            .await
+            .expect("get")
+            .comment_count,
+        1
+    );
 }
 
 #[tokio::test]

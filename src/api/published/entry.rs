@@ -128,7 +128,10 @@ mod tests {
         let first = article(4);
         let entry = Entry::of(&first, &first.encode_to_vec()).expect("compresses");
         for count in [5, 0, 70_000] {
-            let answer = entry.with_comment_count(count).answer().expect("decompresses");
+            let answer = entry
+                .with_comment_count(count)
+                .answer()
+                .expect("decompresses");
             assert_eq!(answer, article(count).encode_to_vec());
         }
     }

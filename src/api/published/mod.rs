@@ -386,11 +386,7 @@ impl PublishedArticles {
 
     /// The encoded published answer for `id`, if memory has it.
     fn cached(&self, id: &Uuid) -> Option<Bytes> {
-        let encoded = self
-            .inner
-            .entries
-            .get(id)
-            .and_then(|entry| entry.answer());
+        let encoded = self.inner.entries.get(id).and_then(|entry| entry.answer());
         metrics::counter!(
             "article_cache_lookups_total",
             "of" => "articles",

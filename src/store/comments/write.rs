@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, QueryTrait, Set,
-    sea_query::{Alias, Expr, ExprTrait, LockType, Query, SubQueryStatement},
+    QuerySelect, QueryTrait, Set, Statement,
+    sea_query::{Alias, Expr, ExprTrait, LockType, Query, SelectStatement, SubQueryStatement},
 };
 
 use super::{
@@ -258,50 +258,40 @@ struct Commenter<'a> {
 
 /// Locks the article row if comments may be posted on it now: it exists and
 /// is not deleted (NOT_FOUND), is published and takes comments
-/// (FAILED_PRECONDITION otherwise); returns the commenter's history. On
-/// SQLite, whose writers take turns, both come in one query. On PostgreSQL
-/// the history is read after the lock is held: a query that waited for the
-/// lock would still see the comments of its snapshot, from before the
-/// writer it waited for committed (a double post would count as new).
+/// (FAILED_PRECONDITION otherwise); returns the commenter's history. The
+/// history is read once the lock is held: a query that waited for the lock
+/// would still see the comments of its snapshot, from before the writer it
+/// waited for committed (a double post would count as new). On SQLite,
+/// whose writers take turns, both come in one query; on PostgreSQL in one
+/// call of a function (migration 8) whose statements each take a new
+/// snapshot.
 async fn lock_commentable_article(
     txn: &WriteTxn,
     article_id: &str,
     commenter: Commenter<'_>,
 ) -> Result<AuthorHistory, Error> {
-    let repeated = Query::select()
-        .expr(Expr::val(1))
-        .from(comments::Entity)
-        .and_where(comments::Column::AuthorKey.eq(commenter.key))
-        .and_where(comments::Column::BodyFingerprint.eq(commenter.fingerprint))
-        .and_where(comments::Column::CreateTime.gt(commenter.since))
-        .to_owned();
-    let spam = Query::select()
-        .expr(Expr::val(1))
-        .from(comments::Entity)
-        .and_where(comments::Column::AuthorKey.eq(commenter.key))
-        .and_where(comments::Column::Status.eq(CommentStatus::Spam.as_str()))
-        .to_owned();
-    let history = Query::select()
-        .expr_as(Expr::exists(repeated), Alias::new("repeated"))
-        .expr_as(Expr::exists(spam), Alias::new("spam"))
-        .to_owned();
-    let together = txn.get_database_backend() == DbBackend::Sqlite;
-    let mut query = if together {
-        history.clone()
-    } else {
-        Query::select()
+    let article = match txn.get_database_backend() {
+        DbBackend::Postgres => {
+            txn.query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT status, comments_enabled, delete_time, repeated, spam \
+                 FROM newsdesk_lock_article_for_comment($1, $2, $3, $4)",
+                [
+                    article_id.into(),
+                    commenter.key.into(),
+                    commenter.fingerprint.into(),
+                    commenter.since.into(),
+                ],
+            ))
+            .await?
+        }
+        _ => {
+            txn.query_one(&article_and_history(article_id, &commenter))
+                .await?
+        }
     };
-    query
-        .columns([
-            articles::Column::Status,
-            articles::Column::CommentsEnabled,
-            articles::Column::DeleteTime,
-        ])
-        .from(articles::Entity)
-        .and_where(articles::Column::Id.eq(article_id))
-        .lock(LockType::NoKeyUpdate);
     let not_found = || Error::NotFound(format!("article {article_id} does not exist"));
-    let article = txn.query_one(&query).await?.ok_or_else(not_found)?;
+    let article = article.ok_or_else(not_found)?;
     if article
         .try_get::<Option<DateTime<Utc>>>("", "delete_time")?
         .is_some()
@@ -312,16 +302,9 @@ async fn lock_commentable_article(
         article.try_get::<String>("", "status")?,
         article.try_get::<bool>("", "comments_enabled")?,
     );
-    let history = if together {
-        article
-    } else {
-        txn.query_one(&history)
-            .await?
-            .ok_or_else(|| Error::Internal("a SELECT without FROM returned no row".into()))?
-    };
     let (repeated, spam) = (
-        history.try_get::<bool>("", "repeated")?,
-        history.try_get::<bool>("", "spam")?,
+        article.try_get::<bool>("", "repeated")?,
+        article.try_get::<bool>("", "spam")?,
     );
     let refuse = |description: &str| Error::FailedPrecondition {
         kind: "COMMENTS_CLOSED",
@@ -339,6 +322,41 @@ async fn lock_commentable_article(
         }
         _ => Err(refuse("comments open when the article is published")),
     }
+}
+
+/// On SQLite: the article's row, locked, with the commenter's history
+/// (migration 8 has PostgreSQL's).
+fn article_and_history(article_id: &str, commenter: &Commenter<'_>) -> SelectStatement {
+    let repeated = Query::select()
+        .expr(Expr::val(1))
+        .from(comments::Entity)
+        .and_where(comments::Column::AuthorKey.eq(commenter.key))
+        .and_where(comments::Column::BodyFingerprint.eq(commenter.fingerprint))
+        .and_where(comments::Column::CreateTime.gt(commenter.since))
+        .to_owned();
+    // Spelled out rather than bound, so that the partial index of spam
+    // (migration 8) serves the prepared statement.
+    let spam = Query::select()
+        .expr(Expr::val(1))
+        .from(comments::Entity)
+        .and_where(comments::Column::AuthorKey.eq(commenter.key))
+        .and_where(
+            Expr::col(comments::Column::Status)
+                .eq(Expr::Constant(CommentStatus::Spam.as_str().into())),
+        )
+        .to_owned();
+    Query::select()
+        .expr_as(Expr::exists(repeated), Alias::new("repeated"))
+        .expr_as(Expr::exists(spam), Alias::new("spam"))
+        .columns([
+            articles::Column::Status,
+            articles::Column::CommentsEnabled,
+            articles::Column::DeleteTime,
+        ])
+        .from(articles::Entity)
+        .and_where(articles::Column::Id.eq(article_id))
+        .lock(LockType::NoKeyUpdate)
+        .to_owned()
 }
 
 /// The comment row, locked, if it exists, is not deleted, and `etag` is
