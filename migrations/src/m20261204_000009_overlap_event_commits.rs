@@ -4,19 +4,21 @@
 //! Migration 7 numbered each event inside COMMIT under an exclusive lock
 //! held until the commit was visible, so that sequence order was commit
 //! order. That made every commit wait for the one before it to reach the
-//! disk: one WAL flush per write, one after another, which bounded comments
-//! near 1,700/s on the benchmark's host (2,150/s with the trigger off).
+//! disk: one WAL flush per write, one after another, which held comments
+//! near 1,700/s on the benchmark's host; and numbering inside COMMIT wrote
+//! each event's row twice (the placeholder, then the number).
 //!
-//! Now a writer draws its events' final numbers under the same lock taken
-//! shared, which writers never wait on among themselves, and holds it until
-//! its commit is visible, as before. A reader asks
+//! Now every event takes its number as it is inserted, under the same lock
+//! taken shared, which writers never wait on among themselves, and holds it
+//! until its transaction has ended, as before. A reader asks
 //! `newsdesk_settled_event_sequence()`, which takes the lock exclusively for
 //! an instant: no writer then holds a number it has not made visible, so
 //! every number drawn so far belongs to a transaction that has ended, and
 //! the sequence's last value is a point up to which the log is complete and
 //! final. Numbers drawn after it are higher. Readers read up to that point
-//! only (`Store::last_event_sequence`), so one never pages past an event
-//! that commits later.
+//! only (`Store::last_event_sequence`), so none pages past an event that
+//! commits later. A reader waits at most for the writes that have inserted
+//! their events to end (their last statements and commits).
 
 use sea_orm_migration::prelude::*;
 
@@ -24,10 +26,15 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 /// The lock's key is "news" (0x6e65_7773), as in migrations 6 and 7 and the
-/// integration tests. The function reads the sequence after the lock is
-/// held; it is called outside any transaction of the caller's, so the lock
-/// goes with the call's own.
+/// integration tests. The column's default draws a number before the
+/// trigger draws the event's own: that one is never seen. The reader's
+/// function reads the sequence after the lock is held; it is called outside
+/// any transaction of the caller's, so the lock goes with the call's own.
 const UP: &str = "
+DROP TRIGGER events_numbered_at_commit ON events;
+DROP FUNCTION newsdesk_number_event_at_commit();
+DROP TRIGGER events_numbered_at_insert ON events;
+
 CREATE OR REPLACE FUNCTION newsdesk_number_event_at_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -36,16 +43,9 @@ BEGIN
     RETURN NEW;
 END
 $$;
-
-CREATE OR REPLACE FUNCTION newsdesk_number_event_at_commit() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_advisory_xact_lock_shared(1852143475);
-    UPDATE events SET sequence = nextval('events_sequence_seq')
-        WHERE sequence = NEW.sequence;
-    RETURN NULL;
-END
-$$;
+CREATE TRIGGER events_numbered_at_insert
+    BEFORE INSERT ON events
+    FOR EACH ROW EXECUTE FUNCTION newsdesk_number_event_at_insert();
 
 CREATE FUNCTION newsdesk_settled_event_sequence() RETURNS bigint
 LANGUAGE plpgsql VOLATILE AS $$
@@ -63,6 +63,7 @@ $$;
 /// Migration 7's triggers as it made them.
 const DOWN: &str = "
 DROP FUNCTION newsdesk_settled_event_sequence();
+DROP TRIGGER events_numbered_at_insert ON events;
 
 CREATE OR REPLACE FUNCTION newsdesk_number_event_at_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -72,8 +73,12 @@ BEGIN
     RETURN NEW;
 END
 $$;
+CREATE TRIGGER events_numbered_at_insert
+    BEFORE INSERT ON events
+    FOR EACH ROW WHEN (NEW.event_type = 'share.recorded')
+    EXECUTE FUNCTION newsdesk_number_event_at_insert();
 
-CREATE OR REPLACE FUNCTION newsdesk_number_event_at_commit() RETURNS trigger
+CREATE FUNCTION newsdesk_number_event_at_commit() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(1852143475);
@@ -82,6 +87,10 @@ BEGIN
     RETURN NULL;
 END
 $$;
+CREATE CONSTRAINT TRIGGER events_numbered_at_commit
+    AFTER INSERT ON events DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.event_type <> 'share.recorded')
+    EXECUTE FUNCTION newsdesk_number_event_at_commit();
 ";
 
 #[async_trait::async_trait]

@@ -29,13 +29,13 @@ use crate::{
 /// A sequence number becomes visible at commit. If two transactions commit
 /// in the other order than they drew their numbers, a reader could see
 /// number 11, page past it, and never see 10. On PostgreSQL triggers on the
-/// log draw the final number under a transaction-scoped advisory lock, taken
-/// shared, that PostgreSQL releases only once the commit is visible (most
-/// events draw theirs inside COMMIT, a batch of shares at its insert); a
-/// reader reads only up to where the log is settled, which the database
-/// tells by taking that lock exclusively (migration 9, and
-/// [`Store::last_event_sequence`]). Commits overlap, so PostgreSQL flushes
-/// them to disk together. On SQLite writers are serialised already.
+/// log draw each event's number at its insert under a transaction-scoped
+/// advisory lock, taken shared, that PostgreSQL releases only once the
+/// transaction has ended; a reader reads only up to where the log is
+/// settled, which the database tells by taking that lock exclusively
+/// (migration 9, and [`Store::last_event_sequence`]). Writers' commits
+/// overlap, so PostgreSQL flushes them to disk together. On SQLite writers
+/// are serialised already.
 pub(super) async fn append_event(
     conn: &impl ConnectionTrait,
     event: NewEvent<'_>,
@@ -54,9 +54,9 @@ pub(super) struct ChangeWrites {
     /// checks aside: they run once all of them have). On PostgreSQL they run
     /// as data-modifying CTEs of the events' insert, which all see the same
     /// snapshot, in no set order, after the insert itself; the round trip
-    /// each would take is time a writer holds its locks. Only for events
-    /// numbered at commit: an insert that numbers its events (shares) holds
-    /// the event-order lock from then on.
+    /// each would take is time a writer holds its locks. Not for shares: the
+    /// insert numbers its events under the log's order lock, which readers
+    /// of the log wait for, and a batch's writes are many.
     pub apart: Vec<SubQueryStatement>,
 }
 
@@ -218,7 +218,7 @@ fn events_insert(
     }
     let mut insert = events::Entity::insert_many(rows).into_query();
     if backend == DbBackend::Postgres
-        && let Some(left) = commit_lock_timeout()
+        && let Some(left) = lock_timeout_left()
     {
         insert.returning(Query::returning().expr(Expr::cust_with_values(
             "set_config('lock_timeout', $1, true)",
@@ -251,7 +251,7 @@ fn events_insert_postgres(events: &[NewEvent<'_>]) -> Result<Option<Statement>, 
          ORDER BY e.n",
     );
     let mut values = vec![sea_orm::Value::from(rows)];
-    if let Some(left) = commit_lock_timeout() {
+    if let Some(left) = lock_timeout_left() {
         sql.push_str(" RETURNING set_config('lock_timeout', $2, true)");
         values.push(left.into());
     }
@@ -262,15 +262,14 @@ fn events_insert_postgres(events: &[NewEvent<'_>]) -> Result<Option<Statement>, 
     )))
 }
 
-/// How long the COMMIT after the events' insert may wait for the lock, as
-/// PostgreSQL's `lock_timeout` (none without a deadline). The insert is the
-/// transaction's last statement, so it also sets that wait (and the wait of
-/// the writes folded into it): past the request's deadline the COMMIT is
-/// cancelled and rolls back (`statement_timeout` would not do: PostgreSQL
-/// does not cancel a COMMIT's deferred triggers for it). It is a bound
-/// value, so that the statement's text stays the same for sqlx's cache.
-fn commit_lock_timeout() -> Option<String> {
-    let left = deadline::commit_time_left()?;
+/// How long the writes folded into the events' insert (run after its rows,
+/// see [`ChangeWrites::apart`]) may wait for row locks, as PostgreSQL's
+/// `lock_timeout` (none without a deadline): a write whose request is cut
+/// off stops waiting, and holding its locks, at the deadline and rolls back.
+/// It is a bound value, so that the statement's text stays the same for
+/// sqlx's cache.
+fn lock_timeout_left() -> Option<String> {
+    let left = deadline::write_time_left()?;
     // PostgreSQL takes at most INT_MAX milliseconds.
     Some(format!("{}ms", left.as_millis().min(i32::MAX as u128)))
 }

@@ -398,7 +398,7 @@ impl From<DbErr> for Error {
         if is_unavailable(&error) {
             return Error::Unavailable(error.to_string());
         }
-        if is_lock_wait_cut_off(&error) && deadline::commit_time_left().is_some() {
+        if is_lock_wait_cut_off(&error) && deadline::write_time_left().is_some() {
             return Error::DeadlineExceeded(
                 "the request's deadline came while its write waited for its turn; nothing of it was kept"
                     .into(),

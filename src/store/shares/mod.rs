@@ -86,10 +86,10 @@ impl Store {
         let recent = recent_counted_shares(&txn, &batch, now).await?;
         let mut planned = Planned::new(txn.get_database_backend(), batch, &statuses, recent, now)?;
         // Not folded into the events' insert (see `ChangeWrites::apart`):
-        // share events take their numbers, and the lock that orders every
-        // writer's events, at that insert, and PostgreSQL runs a statement's
-        // write CTEs after its main insert, so the lock would be held while
-        // the batch's shares and totals are written.
+        // share events take their numbers, and the lock that orders the log
+        // (shared among writers), at that insert, and PostgreSQL runs a
+        // statement's write CTEs after its main insert, so readers of the log
+        // would wait while the batch's shares and totals are written.
         execute_then_append(
             &txn,
             ChangeWrites::in_order(std::mem::take(&mut planned.writes)),

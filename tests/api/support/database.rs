@@ -112,9 +112,8 @@ pub struct WriteLock {
 }
 
 /// The key of the server's event-order advisory lock ("news"), which the
-/// triggers of migration `m20261203_000007_number_events_at_commit` take
-/// (as 1852143475): held here, writes wait at their COMMIT (shares at
-/// their events' insert).
+/// trigger of migration `m20261204_000009_overlap_event_commits` takes
+/// shared (as 1852143475): held here, writes wait at their events' insert.
 const EVENT_ORDER_LOCK: i64 = 0x6e65_7773;
 
 impl WriteLock {
