@@ -19,6 +19,10 @@
 //! only (`Store::last_event_sequence`), so none pages past an event that
 //! commits later. A reader waits at most for the writes that have inserted
 //! their events to end (their last statements and commits).
+//!
+//! This holds while the sequence hands out numbers one at a time (CACHE 1,
+//! as created), and while the trigger fires: a tool that loads events with
+//! `session_replication_role = replica` must not run beside live writers.
 
 use sea_orm_migration::prelude::*;
 

@@ -63,9 +63,9 @@ where
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let budget = time_allowed(request.headers(), self.max);
         let deadline = std::time::Instant::now() + budget;
-        // The database learns the deadline too: a COMMIT still waiting for
-        // its turn then rolls back in time, instead of landing after the
-        // answer said nothing was kept.
+        // The database learns the deadline too: a write still waiting for a
+        // lock then stops waiting and rolls back, instead of holding its
+        // locks after the answer said nothing was kept.
         let response = deadline::within(deadline, self.inner.call(request));
         Box::pin(async move {
             match tokio::time::timeout(budget, response).await {

@@ -54,9 +54,11 @@ pub(super) struct ChangeWrites {
     /// checks aside: they run once all of them have). On PostgreSQL they run
     /// as data-modifying CTEs of the events' insert, which all see the same
     /// snapshot, in no set order, after the insert itself; the round trip
-    /// each would take is time a writer holds its locks. Not for shares: the
-    /// insert numbers its events under the log's order lock, which readers
-    /// of the log wait for, and a batch's writes are many.
+    /// each would take is time a writer holds its locks. The insert numbers
+    /// its events under the log's order lock, which readers of the log wait
+    /// for (and writers behind them): so a write folded in must not wait for
+    /// a row lock (the change holds its rows already), and a batch of
+    /// shares, whose writes are many, folds none.
     pub apart: Vec<SubQueryStatement>,
 }
 
@@ -80,8 +82,8 @@ impl ChangeWrites {
 
 /// Runs `writes` and then appends `events`, the transaction's last
 /// statement. On PostgreSQL the events' insert is built only once the
-/// in-order writes have run: it carries how long the COMMIT after it may
-/// wait, measured from the request's deadline.
+/// in-order writes have run: it carries how long the writes folded into it
+/// may wait, measured from the request's deadline.
 pub(super) async fn execute_then_append(
     conn: &impl ConnectionTrait,
     writes: ChangeWrites,
@@ -93,7 +95,7 @@ pub(super) async fn execute_then_append(
             || events
                 .iter()
                 .all(|event| event.event_type != SHARE_RECORDED),
-        "writes folded into an insert that takes the event-order lock"
+        "a batch of shares folded into the insert that holds the log's order lock"
     );
     if backend != DbBackend::Postgres {
         return execute_in_order(conn, sqlite_statements(writes, events)?).await;

@@ -400,7 +400,7 @@ impl From<DbErr> for Error {
         }
         if is_lock_wait_cut_off(&error) && deadline::write_time_left().is_some() {
             return Error::DeadlineExceeded(
-                "the request's deadline came while its write waited for its turn; nothing of it was kept"
+                "the request's deadline came while its write waited for a lock; nothing of it was kept"
                     .into(),
             );
         }
@@ -426,8 +426,8 @@ impl From<DbErr> for Error {
     }
 }
 
-/// Whether PostgreSQL gave up waiting for a lock (55P03): a COMMIT that
-/// was still waiting for its turn when its request's time ran out (see
+/// Whether PostgreSQL gave up waiting for a lock (55P03): a write that was
+/// still waiting for one when its request's time ran out (see
 /// [`deadline`]), so the transaction rolled back.
 fn is_lock_wait_cut_off(error: &DbErr) -> bool {
     database_code(error).as_deref() == Some("55P03")

@@ -192,9 +192,9 @@ async fn a_reader_paging_during_8_writers_and_2_sharers_sees_every_event_once_in
     let setup_events = events_after(&app, 0, &[]).await.len();
 
     // Each writer creates an article and then edits it: 250 changes apiece;
-    // beside them readers share a story 250 times apiece (on PostgreSQL a
-    // batch of shares takes its numbers at insert, every other event at
-    // commit: the reader must see both kinds in one order).
+    // beside them readers share a story 250 times apiece (on PostgreSQL
+    // writes commit side by side, batches of shares among them: the reader
+    // must see every kind in one order).
     let sharers = (0..SHARERS).map(|sharer| {
         let mut shares = app.shares.clone();
         let article_id = shared.id.clone();

@@ -117,7 +117,13 @@ impl Store {
         let comment = comment_from_row(row)?;
         let counted = i32::from(comment.status == CommentStatus::Approved);
         let event = comment_event(actor, &comment, CommentChange::Created, None, "", now);
-        record_comment_change(&txn, Some(insert.into()), (article_id, counted), event).await?;
+        record_comment_change(
+            &txn,
+            CommentWrite::New(insert.into()),
+            (article_id, counted),
+            event,
+        )
+        .await?;
         txn.commit().await?;
         Ok(comment)
     }
@@ -156,7 +162,7 @@ impl Store {
             now,
         );
         let count_delta = i32::from(is_approved) - i32::from(was_approved);
-        record_comment_change(&txn, None, (&article_id, count_delta), event).await?;
+        record_comment_change(&txn, CommentWrite::Done, (&article_id, count_delta), event).await?;
         txn.commit().await?;
         Ok(comment)
     }
@@ -176,7 +182,13 @@ impl Store {
         update.version = Set(version);
         let comment = comment_from_row(update.update(&txn).await?)?;
         let event = comment_event(actor, &comment, CommentChange::Deleted, None, "", now);
-        record_comment_change(&txn, None, (&article_id, -i32::from(was_approved)), event).await?;
+        record_comment_change(
+            &txn,
+            CommentWrite::Done,
+            (&article_id, -i32::from(was_approved)),
+            event,
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
@@ -380,30 +392,50 @@ async fn lock_current_comment(
     Ok(row)
 }
 
-/// Writes `write` (the change itself, when not written yet), moves the
-/// article's count of approved comments by `count_delta`, and appends the
-/// change's event (the transaction's last statement), in one round trip.
+/// What a change to a comment still has to write besides its count and
+/// event.
+enum CommentWrite {
+    /// A new comment's insert; the change holds the article's row.
+    New(SubQueryStatement),
+    /// Nothing (a moderation or deletion, written already); the change holds
+    /// only the comment's row.
+    Done,
+}
+
+/// Writes `write`, moves the article's count of approved comments by
+/// `count_delta`, and appends the change's event (the transaction's last
+/// statement). For a new comment all of it is one round trip. A moderation
+/// or deletion updates the count first: folded into the events' insert, the
+/// update would wait for the article's row while the insert holds the log's
+/// order lock, which readers of the log wait for, and writers behind them.
 async fn record_comment_change(
     conn: &impl ConnectionTrait,
-    write: Option<SubQueryStatement>,
+    write: CommentWrite,
     (article_id, count_delta): (&str, i32),
     event: NewEvent<'_>,
 ) -> Result<(), sea_orm::DbErr> {
-    // The comment and the article's row: two tables, apart.
-    let mut writes: Vec<_> = write.into_iter().collect();
-    if count_delta != 0 {
-        writes.push(
-            articles::Entity::update_many()
-                .col_expr(
-                    articles::Column::CommentCount,
-                    Expr::col(articles::Column::CommentCount).add(count_delta),
-                )
-                .filter(articles::Column::Id.eq(article_id))
-                .into_query()
-                .into(),
-        );
-    }
-    execute_then_append(conn, ChangeWrites::apart(writes), &[event]).await
+    let count = (count_delta != 0).then(|| {
+        articles::Entity::update_many()
+            .col_expr(
+                articles::Column::CommentCount,
+                Expr::col(articles::Column::CommentCount).add(count_delta),
+            )
+            .filter(articles::Column::Id.eq(article_id))
+            .into_query()
+    });
+    let writes = match write {
+        // The comment and the article's row: two tables, apart.
+        CommentWrite::New(insert) => {
+            ChangeWrites::apart([insert].into_iter().chain(count.map(Into::into)).collect())
+        }
+        CommentWrite::Done => ChangeWrites::in_order(
+            count
+                .map(|count| conn.get_database_backend().build(&count))
+                .into_iter()
+                .collect(),
+        ),
+    };
+    execute_then_append(conn, writes, &[event]).await
 }
 
 /// The event of a change to `comment`.

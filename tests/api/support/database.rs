@@ -103,9 +103,10 @@ fn with_database_name(url: &str, name: &str) -> String {
 
 /// A write lock held on a test database from outside the server, so that
 /// the server's writes wait: SQLite's write lock (`BEGIN IMMEDIATE`), or on
-/// PostgreSQL the lock that orders event commits, which every write that
-/// records an event takes after its first statements (so a write cut short
-/// while it waits has something to roll back).
+/// PostgreSQL the lock that orders the event log, which every write that
+/// records an event takes (shared) after its first statements, so a write
+/// cut short while it waits has something to roll back. Held here, it also
+/// holds up readers of the log.
 pub struct WriteLock {
     connection: sea_orm::DatabaseConnection,
     postgres: bool,
