@@ -24,10 +24,7 @@ pub struct Migration;
 /// `session_replication_role = replica`: a tool that loads events that way
 /// must not run beside live writers (its events would keep numbers drawn
 /// without the lock).
-const UP: &str = "
-DROP TRIGGER events_commit_in_sequence_order ON events;
-DROP FUNCTION newsdesk_order_event_commits();
-
+pub(crate) const TRIGGERS: &str = "
 CREATE FUNCTION newsdesk_number_event_at_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -57,6 +54,12 @@ CREATE CONSTRAINT TRIGGER events_numbered_at_commit
 ";
 
 /// Drops this migration's triggers; migration 6's come back as it made them.
+/// Migration 6's trigger, which these replace.
+const DROP_MIGRATION_6: &str = "
+DROP TRIGGER events_commit_in_sequence_order ON events;
+DROP FUNCTION newsdesk_order_event_commits();
+";
+
 const DOWN: &str = "
 DROP TRIGGER events_numbered_at_commit ON events;
 DROP FUNCTION newsdesk_number_event_at_commit();
@@ -67,7 +70,8 @@ DROP FUNCTION newsdesk_number_event_at_insert();
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::on_postgres(manager, UP).await
+        crate::on_postgres(manager, DROP_MIGRATION_6).await?;
+        crate::on_postgres(manager, TRIGGERS).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -64,37 +64,11 @@ END
 $$;
 ";
 
-/// Migration 7's triggers as it made them.
+/// Before migration 7's triggers come back as it made them.
 const DOWN: &str = "
 DROP FUNCTION newsdesk_settled_event_sequence();
 DROP TRIGGER events_numbered_at_insert ON events;
-
-CREATE OR REPLACE FUNCTION newsdesk_number_event_at_insert() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_advisory_xact_lock(1852143475);
-    NEW.sequence := nextval('events_sequence_seq');
-    RETURN NEW;
-END
-$$;
-CREATE TRIGGER events_numbered_at_insert
-    BEFORE INSERT ON events
-    FOR EACH ROW WHEN (NEW.event_type = 'share.recorded')
-    EXECUTE FUNCTION newsdesk_number_event_at_insert();
-
-CREATE FUNCTION newsdesk_number_event_at_commit() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_advisory_xact_lock(1852143475);
-    UPDATE events SET sequence = nextval('events_sequence_seq')
-        WHERE sequence = NEW.sequence;
-    RETURN NULL;
-END
-$$;
-CREATE CONSTRAINT TRIGGER events_numbered_at_commit
-    AFTER INSERT ON events DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW WHEN (NEW.event_type <> 'share.recorded')
-    EXECUTE FUNCTION newsdesk_number_event_at_commit();
+DROP FUNCTION newsdesk_number_event_at_insert();
 ";
 
 #[async_trait::async_trait]
@@ -104,6 +78,11 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::on_postgres(manager, DOWN).await
+        crate::on_postgres(manager, DOWN).await?;
+        crate::on_postgres(
+            manager,
+            crate::m20261203_000007_number_events_at_commit::TRIGGERS,
+        )
+        .await
     }
 }
