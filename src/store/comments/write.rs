@@ -119,7 +119,7 @@ impl Store {
         let event = comment_event(actor, &comment, CommentChange::Created, None, "", now);
         record_comment_change(
             &txn,
-            CommentWrite::New(insert.into()),
+            CommentWrite::New(Box::new(insert.into())),
             (article_id, counted),
             event,
         )
@@ -396,7 +396,7 @@ async fn lock_current_comment(
 /// event.
 enum CommentWrite {
     /// A new comment's insert; the change holds the article's row.
-    New(SubQueryStatement),
+    New(Box<SubQueryStatement>),
     /// Nothing (a moderation or deletion, written already); the change holds
     /// only the comment's row.
     Done,
@@ -426,7 +426,7 @@ async fn record_comment_change(
     let writes = match write {
         // The comment and the article's row: two tables, apart.
         CommentWrite::New(insert) => {
-            ChangeWrites::apart([insert].into_iter().chain(count.map(Into::into)).collect())
+            ChangeWrites::apart([*insert].into_iter().chain(count.map(Into::into)).collect())
         }
         CommentWrite::Done => ChangeWrites::in_order(
             count
