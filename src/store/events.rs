@@ -287,7 +287,11 @@ impl Store {
         types: &[String],
         limit: u64,
     ) -> Result<Vec<Event>, Error> {
-        let settled = self.last_event_sequence().await?;
+        // SQLite's writers take turns: every event it shows is settled.
+        let settled = match self.db.get_database_backend() {
+            DbBackend::Postgres => self.last_event_sequence().await?,
+            _ => i64::MAX,
+        };
         self.list_events_until(after_sequence, settled, types, limit)
             .await
     }

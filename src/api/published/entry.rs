@@ -6,8 +6,6 @@
 
 use std::{cell::RefCell, sync::Arc};
 
-use prost::Message;
-
 use crate::proto as pb;
 
 thread_local! {
@@ -41,20 +39,16 @@ pub(super) struct Entry {
 }
 
 impl Entry {
-    /// `article`, whose encoding is `encoded` (`None` if compression
-    /// failed).
+    /// `article`, whose encoding (prost's) is `encoded` (`None` if
+    /// compression failed).
     pub(super) fn of(article: &pb::Article, encoded: &[u8]) -> Option<Self> {
-        let without_count;
-        let encoded = if article.comment_count == 0 {
-            encoded
+        // The count is the encoding's last field (or absent, when zero).
+        let count_len = if article.comment_count == 0 {
+            0
         } else {
-            without_count = pb::Article {
-                comment_count: 0,
-                ..article.clone()
-            }
-            .encode_to_vec();
-            &without_count
+            prost::encoding::int32::encoded_len(COMMENT_COUNT_FIELD, &article.comment_count)
         };
+        let encoded = encoded.get(..encoded.len().checked_sub(count_len)?)?;
         let compressed =
             COMPRESSOR.with_borrow_mut(|compressor| compressor.as_mut()?.compress(encoded).ok())?;
         Some(Self {
@@ -96,6 +90,8 @@ impl Entry {
 
 #[cfg(test)]
 mod tests {
+    use prost::Message;
+
     use super::*;
 
     fn article(comment_count: i32) -> pb::Article {
