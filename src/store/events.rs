@@ -6,7 +6,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Set, Statement,
+    QuerySelect, Statement,
     sea_query::{
         Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, Query, SubQueryStatement,
         WithClause,
@@ -205,27 +205,40 @@ fn events_insert(
     if events.is_empty() {
         return Ok(None);
     }
-    let mut rows = Vec::with_capacity(events.len());
+    let mut insert = Query::insert();
+    insert.into_table(events::Entity).columns([
+        events::Column::EventType,
+        events::Column::OccurTime,
+        events::Column::ArticleId,
+        events::Column::AuthorId,
+        events::Column::Payload,
+        events::Column::Actor,
+    ]);
+    let mut deadline = match backend {
+        DbBackend::Postgres => lock_timeout_left(),
+        _ => None,
+    };
     for event in events {
         let row = EventRow::of(event)?;
-        rows.push(events::ActiveModel {
-            event_type: Set(row.event_type.to_owned()),
-            occur_time: Set(row.occur_time),
-            article_id: Set(row.article_id.map(str::to_owned)),
-            author_id: Set(row.author_id.map(str::to_owned)),
-            payload: Set(row.payload),
-            actor: Set(row.actor.to_owned()),
-            ..Default::default()
-        });
-    }
-    let mut insert = events::Entity::insert_many(rows).into_query();
-    if backend == DbBackend::Postgres
-        && let Some(left) = lock_timeout_left()
-    {
-        insert.returning(Query::returning().expr(Expr::cust_with_values(
-            "set_config('lock_timeout', $1, true)",
-            [left],
-        )));
+        let event_type = match deadline.take() {
+            // A scalar subquery is run as the first row is made, before that
+            // row's trigger waits for the log's order lock.
+            Some(left) => Expr::cust_with_values(
+                "(SELECT $1::text WHERE set_config('lock_timeout', $2, true) IS NOT NULL)",
+                [row.event_type.to_owned(), left],
+            ),
+            None => Expr::val(row.event_type),
+        };
+        insert
+            .values([
+                event_type,
+                Expr::val(row.occur_time),
+                Expr::val(row.article_id.map(str::to_owned)),
+                Expr::val(row.author_id.map(str::to_owned)),
+                Expr::val(row.payload),
+                Expr::val(row.actor),
+            ])
+            .map_err(|error| DbErr::Custom(format!("the events' insert: {error}")))?;
     }
     Ok(Some(insert))
 }
@@ -249,14 +262,19 @@ fn events_insert_postgres(events: &[NewEvent<'_>]) -> Result<Option<Statement>, 
          SELECT e.event_type, e.occur_time, e.article_id, e.author_id, e.payload, e.actor \
          FROM ROWS FROM (json_to_recordset($1::json) AS (event_type text, \
          occur_time timestamptz, article_id text, author_id text, payload text, actor text)) \
-         WITH ORDINALITY AS e(event_type, occur_time, article_id, author_id, payload, actor, n) \
-         ORDER BY e.n",
+         WITH ORDINALITY AS e(event_type, occur_time, article_id, author_id, payload, actor, n)",
     );
     let mut values = vec![sea_orm::Value::from(rows)];
     if let Some(left) = lock_timeout_left() {
-        sql.push_str(" RETURNING set_config('lock_timeout', $2, true)");
+        // Read by the filter, so run before the rows are sorted, and so
+        // before the first row's trigger waits for the log's order lock.
+        sql.push_str(
+            " CROSS JOIN (SELECT set_config('lock_timeout', $2, true) AS lock_timeout) AS deadline \
+             WHERE deadline.lock_timeout IS NOT NULL",
+        );
         values.push(left.into());
     }
+    sql.push_str(" ORDER BY e.n");
     Ok(Some(Statement::from_sql_and_values(
         DbBackend::Postgres,
         sql,
@@ -264,12 +282,13 @@ fn events_insert_postgres(events: &[NewEvent<'_>]) -> Result<Option<Statement>, 
     )))
 }
 
-/// How long the writes folded into the events' insert (run after its rows,
-/// see [`ChangeWrites::apart`]) may wait for row locks, as PostgreSQL's
-/// `lock_timeout` (none without a deadline): a write whose request is cut
-/// off stops waiting, and holding its locks, at the deadline and rolls back.
-/// It is a bound value, so that the statement's text stays the same for
-/// sqlx's cache.
+/// How long the events' insert may wait for locks, as PostgreSQL's
+/// `lock_timeout` (none without a deadline): its rows' wait for the log's
+/// order lock, and the writes folded into it (run after its rows, see
+/// [`ChangeWrites::apart`]). Set before the first row is inserted, so a
+/// write whose request is cut off stops waiting, and holding its locks, at
+/// the deadline and rolls back. It is a bound value, so that the
+/// statement's text stays the same for sqlx's cache.
 fn lock_timeout_left() -> Option<String> {
     let left = deadline::write_time_left()?;
     // PostgreSQL takes at most INT_MAX milliseconds.

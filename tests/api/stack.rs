@@ -239,6 +239,32 @@ async fn a_request_cut_off_by_its_deadline_leaves_no_write_behind() {
         status.metadata().get("x-request-id").is_some(),
         "{status:?}"
     );
+    // A change whose event's insert carries no other write.
+    let mut author = Request::new(pb::CreateAuthorRequest {
+        author: Some(pb::Author {
+            display_name: "لن يُضاف".into(),
+            kind: pb::AuthorKind::Person.into(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    });
+    author.set_timeout(Duration::from_millis(300));
+    let status = app
+        .authors
+        .clone()
+        .create_author(author)
+        .await
+        .expect_err("the client's deadline passes while the author's write waits");
+    assert!(
+        matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{status:?}"
+    );
+    // Cut off, the writes hold nothing: none still waits for the lock
+    // (generous patience: the database ends their waits at the deadline).
+    assert!(
+        lock.no_write_waits_within(Duration::from_secs(10)).await,
+        "a write cut off at its deadline still waits for the log's lock"
+    );
     lock.release().await;
 
     // The server writes again, and what was cut off is nowhere.

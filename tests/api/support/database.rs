@@ -144,6 +144,40 @@ impl WriteLock {
         }
     }
 
+    /// On PostgreSQL, waits until no write of this database still waits
+    /// for the lock (a write cut off at its deadline must stop waiting on
+    /// its own) and says whether that came within `patience`; on SQLite,
+    /// whose waits end with the request, true. Writes take the lock shared;
+    /// readers of the log, which wait for it exclusively, are not counted.
+    pub async fn no_write_waits_within(&self, patience: std::time::Duration) -> bool {
+        if !self.postgres {
+            return true;
+        }
+        let waiting = sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS waiting FROM pg_locks WHERE locktype = 'advisory' \
+             AND mode = 'ShareLock' AND NOT granted AND database = \
+             (SELECT oid FROM pg_database WHERE datname = current_database())",
+        );
+        let until = tokio::time::Instant::now() + patience;
+        loop {
+            let row = self
+                .connection
+                .query_one_raw(waiting.clone())
+                .await
+                .expect("read the lock's waiters")
+                .expect("a count");
+            let count: i64 = row.try_get("", "waiting").expect("a count");
+            if count == 0 {
+                return true;
+            }
+            if tokio::time::Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn release(self) {
         let release = if self.postgres {
             format!("SELECT pg_advisory_unlock({EVENT_ORDER_LOCK})")
