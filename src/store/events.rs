@@ -266,8 +266,8 @@ fn events_insert_postgres(events: &[NewEvent<'_>]) -> Result<Option<Statement>, 
     );
     let mut values = vec![sea_orm::Value::from(rows)];
     if let Some(left) = lock_timeout_left() {
-        // Read by the filter, so run before the rows are sorted, and so
-        // before the first row's trigger waits for the log's order lock.
+        // Read by the filter, so made before the join yields its first row,
+        // and so before that row's trigger waits for the log's order lock.
         sql.push_str(
             " CROSS JOIN (SELECT set_config('lock_timeout', $2, true) AS lock_timeout) AS deadline \
              WHERE deadline.lock_timeout IS NOT NULL",

@@ -147,8 +147,9 @@ impl WriteLock {
     /// On PostgreSQL, waits until no write of this database still waits
     /// for the lock (a write cut off at its deadline must stop waiting on
     /// its own) and says whether that came within `patience`; on SQLite,
-    /// whose waits end with the request, true. Writes take the lock shared;
-    /// readers of the log, which wait for it exclusively, are not counted.
+    /// which has no such lock (writers take turns), true. Writes take the
+    /// lock shared; readers of the log, which wait for it exclusively, are
+    /// not counted.
     pub async fn no_write_waits_within(&self, patience: std::time::Duration) -> bool {
         if !self.postgres {
             return true;
