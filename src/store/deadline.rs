@@ -1,8 +1,9 @@
 //! The deadline of the request a write serves, as far as the database must
-//! know it. On PostgreSQL a change's last statement can wait for row locks,
-//! and a request cut off at its deadline must leave nothing behind and hold
-//! nothing: so that statement is told to stop waiting, and roll back, before
-//! the request's time is up.
+//! know it. On PostgreSQL a change's last statement, the events' insert, can
+//! wait for locks (the log's order lock, and the rows of writes folded into
+//! it), and a request cut off at its deadline must leave nothing behind and
+//! hold nothing: so that statement is told to stop waiting, and roll back,
+//! before the request's time is up.
 
 use std::{
     future::Future,

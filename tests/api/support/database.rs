@@ -146,10 +146,10 @@ impl WriteLock {
 
     /// On PostgreSQL, waits until no write of this database still waits
     /// for the lock (a write cut off at its deadline must stop waiting on
-    /// its own) and says whether that came within `patience`; on SQLite,
-    /// which has no such lock (writers take turns), true. Writes take the
+    /// its own) and says whether that came within `patience`. Writes take the
     /// lock shared; readers of the log, which wait for it exclusively, are
-    /// not counted.
+    /// not counted. On SQLite, which shows no one who waits (a write waits
+    /// out its busy timeout in its connection's thread), true.
     pub async fn no_write_waits_within(&self, patience: std::time::Duration) -> bool {
         if !self.postgres {
             return true;
