@@ -216,18 +216,13 @@ async fn a_request_cut_off_by_its_deadline_leaves_no_write_behind() {
         article: Some(draft("ولا هذا", &desk)),
         request_id: String::new(),
     });
-    // tonic's client gives up at its own deadline too (CANCELLED), at the
-    // same moment the server does.
     let status = app
         .articles
         .clone()
         .create_article(asked)
         .await
         .expect_err("the client's deadline passes while the write waits");
-    assert!(
-        matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
-        "{status:?}"
-    );
+    assert_cut_off_at_the_clients_deadline(&status);
     let status = app
         .articles
         .clone()
@@ -255,10 +250,7 @@ async fn a_request_cut_off_by_its_deadline_leaves_no_write_behind() {
         .create_author(author)
         .await
         .expect_err("the client's deadline passes while the author's write waits");
-    assert!(
-        matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
-        "{status:?}"
-    );
+    assert_cut_off_at_the_clients_deadline(&status);
     // Cut off, the writes hold nothing: none still waits for the lock
     // (generous patience: the database ends their waits at the deadline).
     assert!(
@@ -282,6 +274,15 @@ async fn a_request_cut_off_by_its_deadline_leaves_no_write_behind() {
         .collect();
     assert_eq!(titles, ["يُحفظ"]);
     assert_eq!(app.all_events().await.len(), events_before + 1);
+}
+
+/// A call cut off at the deadline its client set: tonic's client gives up at
+/// its own deadline too (CANCELLED), at the same moment the server does.
+fn assert_cut_off_at_the_clients_deadline(status: &tonic::Status) {
+    assert!(
+        matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{status:?}"
+    );
 }
 
 #[tokio::test]
