@@ -144,6 +144,7 @@ impl Store {
         if store.db.get_database_backend() == DbBackend::Sqlite {
             tokio::spawn(checkpoint::checkpoint_after_commits(
                 store.db.clone(),
+                store.writer.pauser(),
                 store.subscribe_commits(),
             ));
         }

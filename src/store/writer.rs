@@ -194,6 +194,15 @@ impl Writer {
             .map_err(Error::from)
     }
 
+    /// A handle that pauses this process's writes on SQLite (none on
+    /// PostgreSQL), and does not keep the writer open.
+    pub(super) fn pauser(&self) -> Option<Pauser> {
+        match &self.mode {
+            Mode::Pool(_) => None,
+            Mode::Group(group) => Some(Pauser(Arc::downgrade(group))),
+        }
+    }
+
     /// Writes waiting for the writer's turn (SQLite; always 0 on
     /// PostgreSQL, where writes do not take turns).
     pub(super) fn waiting(&self) -> usize {
@@ -444,6 +453,35 @@ impl<'a> Queued<'a> {
 impl Drop for Queued<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Pauses SQLite's writes in this process (see [`Writer::pauser`]).
+#[derive(Debug, Clone)]
+pub(super) struct Pauser(Weak<GroupCommit>);
+
+impl Pauser {
+    /// Runs `work` while no write of this process runs: in the writer's
+    /// turn, once the open group, if any, has committed. Once the writer is
+    /// gone, it just runs.
+    pub(super) async fn between_writes<T>(
+        &self,
+        work: impl Future<Output = T>,
+    ) -> Result<T, Error> {
+        let Some(group) = self.0.upgrade() else {
+            return Ok(work.await);
+        };
+        let mut turn = group.turn().await;
+        if turn.guard.open.is_some() || turn.guard.unsettled != Unsettled::Nothing {
+            turn = turn.finish_group().await.map_err(|error| {
+                Error::Internal(format!(
+                    "committing the group before a pause failed: {error}"
+                ))
+            })?;
+        }
+        let done = work.await;
+        drop(turn);
+        Ok(done)
     }
 }
 
@@ -829,6 +867,49 @@ mod tests {
         .expect("a row")
         .try_get::<i64>("", "n")
         .expect("a count")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pause_runs_after_the_open_group_commits_and_before_the_next_write() {
+        let (store, _dir) = scratch().await;
+        let pauser = store.writer.pauser().expect("SQLite's writes pause");
+        let first = store.writer.begin().await.expect("begin");
+        insert(&first, 1).await;
+        let (resume, resumed) = tokio::sync::oneshot::channel::<()>();
+        let pause = tokio::spawn({
+            let store = store.clone();
+            async move {
+                pauser
+                    .between_writes(async {
+                        // A reading connection: it sees only what committed.
+                        let seen = stored(&store).await;
+                        resumed.await.expect("resumed");
+                        seen
+                    })
+                    .await
+            }
+        });
+        until_queued(&store, 1).await;
+        tokio::time::timeout(Duration::from_secs(5), first.commit())
+            .await
+            .expect("the pause let the group before it commit")
+            .expect("the first write commits");
+        let next = queue_write(&store, |txn| async move {
+            insert(&txn, 2).await;
+            txn.commit().await
+        })
+        .await;
+        assert!(!next.is_finished(), "a write ran during the pause");
+        resume.send(()).expect("the pause waits");
+        let seen = pause
+            .await
+            .expect("the pause")
+            .expect("the group before it committed");
+        assert_eq!(seen, [1], "the write before the pause was not committed");
+        next.await
+            .expect("the next write")
+            .expect("the next write commits");
+        assert_eq!(stored(&store).await, [1, 2]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
