@@ -1,22 +1,6 @@
-//! SQLite's WAL checkpoints, off the write path. Left to SQLite, the commit
-//! that fills the log past its threshold copies the log into the database
-//! file itself, and every write queued behind it waits (measured: group
-//! commits took twice as long). Here a task on a reading connection copies
-//! the log back shortly after writes; a PASSIVE checkpoint waits for nobody.
-//!
-//! The writer reuses the log from its start only once all of it is copied,
-//! and under a steady stream of writes a checkpoint beside them never
-//! catches up: the log grew to the writer's threshold every third of a
-//! second, and the writer's own checkpoint then synced the database file
-//! while shares waited (48 ms each time, 15% of the share thread's time).
-//! So once the log is long, the task copies it once beside the writes and
-//! then once more between two writes, for the writer to start it anew. That
-//! pause costs about one sync of the database file however little is left
-//! to copy, so it comes seldom: at 40,000 pages (about 160 MB of log) it came
-//! every 1.3 s under the benchmark's shares, whose p99 fell from 57 ms to
-//! 11 ms and whose rate rose by 8-10% (see BENCHMARKS.md). The log is
-//! removed when the last connection closes; after a crash, the next start
-//! reads it back.
+//! SQLite's WAL checkpoints, off the write path: a task copies the log back
+//! into the database shortly after writes, and once the log is long, once
+//! more between two writes so that the writer can start it anew.
 
 use std::time::Duration;
 
@@ -27,12 +11,23 @@ use super::writer::Pauser;
 
 /// Pages the log may hold before the writer checkpoints on its own: the
 /// backstop for a checkpointer that falls behind (about 240 MB of 4 KB
-/// pages).
+/// pages). Left to SQLite, the commit that fills the log past its threshold
+/// copies the log into the database file itself, and every write queued
+/// behind it waits (measured: group commits took twice as long).
 pub(super) const WRITER_CHECKPOINT_PAGES: u32 = 60_000;
 
 /// Pages the log may hold before the checkpointer copies its end between
-/// two writes, so that the writer starts it anew (see the module's note).
+/// two writes. The writer starts the log anew only once all of it is
+/// copied, which a checkpoint beside a steady stream of writes never
+/// manages: the log grew to the writer's threshold every third of a second,
+/// and the writer's own checkpoint then synced the database file while
+/// shares waited (48 ms each time, 15% of the share thread's time). The
+/// pause costs about one sync of the database file however little is left
+/// to copy, so it comes seldom; below the writer's threshold, so that the
+/// writer never reaches it (see "The share thread's checkpoints" in
+/// BENCHMARKS.md).
 const RESTART_AT: i64 = 40_000;
+const _: () = assert!(RESTART_AT < WRITER_CHECKPOINT_PAGES as i64);
 
 /// How long the checkpointer lets writes gather between checkpoints.
 const PAUSE: Duration = Duration::from_millis(50);
@@ -56,13 +51,22 @@ pub(super) async fn checkpoint_after_commits(
             }
         };
         if let Some(writes) = writes.as_ref().filter(|_| pages >= RESTART_AT) {
-            match writes.between_writes(checkpoint(&db)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))) => return,
-                Ok(Err(error)) => {
+            // On the writer's own connection, idle in the pause: a reading
+            // connection might have to be waited for while writes wait.
+            let paused = writes
+                .between_writes(|writer| async move { checkpoint(&writer).await })
+                .await;
+            match paused {
+                Ok(Some(Ok(_))) => {}
+                Ok(
+                    None | Some(Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))),
+                ) => {
+                    return;
+                }
+                Ok(Some(Err(error))) => {
                     tracing::warn!(%error, "checkpointing the SQLite log between writes failed");
                 }
-                Err(error) => tracing::warn!(%error, "pausing writes to checkpoint failed"),
+                Err(error) => tracing::error!(%error, "pausing writes to checkpoint failed"),
             }
         }
         tokio::time::sleep(PAUSE).await;

@@ -169,16 +169,9 @@ impl Writer {
             return Err(no_own_thread());
         };
         let direct = group.direct.clone().ok_or_else(no_own_thread)?;
-        let mut turn = group.turn().await;
-        if turn.guard.open.is_some() || turn.guard.unsettled != Unsettled::Nothing {
-            // Its members hear how the commit went; the direct connection
-            // could not take the write lock while the group holds it.
-            turn = turn.finish_group().await.map_err(|error| {
-                Error::Internal(format!(
-                    "committing the group before a write failed: {error}"
-                ))
-            })?;
-        }
+        // The direct connection could not take the write lock while the
+        // group holds it.
+        let turn = group.turn_between_groups("a write").await?;
         let commits = self.commits.clone();
         // The turn goes with the transaction to the thread, which lets it go
         // once the transaction has ended: a caller cut off must not let the
@@ -195,7 +188,7 @@ impl Writer {
     }
 
     /// A handle that pauses this process's writes on SQLite (none on
-    /// PostgreSQL), and does not keep the writer open.
+    /// PostgreSQL); it holds the writer only while a pause lasts.
     pub(super) fn pauser(&self) -> Option<Pauser> {
         match &self.mode {
             Mode::Pool(_) => None,
@@ -326,6 +319,20 @@ impl GroupCommit {
             guard,
             writer: self.clone(),
         }
+    }
+
+    /// The turn, once the open group, if any, has committed (its members
+    /// hear how the commit went), for `what` to run outside any group.
+    async fn turn_between_groups(self: &Arc<Self>, what: &str) -> Result<Turn, Error> {
+        let turn = self.turn().await;
+        if turn.guard.open.is_none() && turn.guard.unsettled == Unsettled::Nothing {
+            return Ok(turn);
+        }
+        turn.finish_group().await.map_err(|error| {
+            Error::Internal(format!(
+                "committing the group before {what} failed: {error}"
+            ))
+        })
     }
 
     /// Undoes what the last holder of the turn left undone.
@@ -461,27 +468,20 @@ impl Drop for Queued<'_> {
 pub(super) struct Pauser(Weak<GroupCommit>);
 
 impl Pauser {
-    /// Runs `work` while no write of this process runs: in the writer's
-    /// turn, once the open group, if any, has committed. Once the writer is
-    /// gone, it just runs.
-    pub(super) async fn between_writes<T>(
+    /// Runs `work` on the writer's connection while no write of this
+    /// process runs: in the writers' turn, once the open group, if any, has
+    /// committed. None once the writer is gone.
+    pub(super) async fn between_writes<T, F: Future<Output = T>>(
         &self,
-        work: impl Future<Output = T>,
-    ) -> Result<T, Error> {
+        work: impl FnOnce(DatabaseConnection) -> F,
+    ) -> Result<Option<T>, Error> {
         let Some(group) = self.0.upgrade() else {
-            return Ok(work.await);
+            return Ok(None);
         };
-        let mut turn = group.turn().await;
-        if turn.guard.open.is_some() || turn.guard.unsettled != Unsettled::Nothing {
-            turn = turn.finish_group().await.map_err(|error| {
-                Error::Internal(format!(
-                    "committing the group before a pause failed: {error}"
-                ))
-            })?;
-        }
-        let done = work.await;
+        let turn = group.turn_between_groups("a pause").await?;
+        let done = work(group.connection()).await;
         drop(turn);
-        Ok(done)
+        Ok(Some(done))
     }
 }
 
@@ -778,7 +778,7 @@ impl ConnectionTrait for WriteTxn {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::{sync::Arc, time::Duration};
 
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
@@ -873,17 +873,20 @@ mod tests {
     async fn a_pause_runs_after_the_open_group_commits_and_before_the_next_write() {
         let (store, _dir) = scratch().await;
         let pauser = store.writer.pauser().expect("SQLite's writes pause");
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
         let first = store.writer.begin().await.expect("begin");
         insert(&first, 1).await;
         let (resume, resumed) = tokio::sync::oneshot::channel::<()>();
         let pause = tokio::spawn({
             let store = store.clone();
+            let order = order.clone();
             async move {
                 pauser
-                    .between_writes(async {
+                    .between_writes(|_| async move {
                         // A reading connection: it sees only what committed.
                         let seen = stored(&store).await;
                         resumed.await.expect("resumed");
+                        order.lock().expect("the order").push("the pause ends");
                         seen
                     })
                     .await
@@ -894,22 +897,36 @@ mod tests {
             .await
             .expect("the pause let the group before it commit")
             .expect("the first write commits");
-        let next = queue_write(&store, |txn| async move {
-            insert(&txn, 2).await;
-            txn.commit().await
+        let next = queue_write(&store, {
+            let order = order.clone();
+            |txn| async move {
+                order
+                    .lock()
+                    .expect("the order")
+                    .push("the next write begins");
+                insert(&txn, 2).await;
+                txn.commit().await
+            }
         })
         .await;
-        assert!(!next.is_finished(), "a write ran during the pause");
+        // Time for the next write to take the turn, were the pause to let it.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(store.writes_waiting(), 1, "a write ran during the pause");
         resume.send(()).expect("the pause waits");
         let seen = pause
             .await
             .expect("the pause")
-            .expect("the group before it committed");
+            .expect("the group before it committed")
+            .expect("the writer is open");
         assert_eq!(seen, [1], "the write before the pause was not committed");
         next.await
             .expect("the next write")
             .expect("the next write commits");
         assert_eq!(stored(&store).await, [1, 2]);
+        assert_eq!(
+            *order.lock().expect("the order"),
+            ["the pause ends", "the next write begins"]
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
