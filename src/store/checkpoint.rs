@@ -1,13 +1,14 @@
 //! SQLite's WAL checkpoints, off the write path: a task copies the log back
-//! into the database shortly after writes, and once the log is long, once
-//! more between two writes so that the writer can start it anew.
+//! into the database shortly after writes, and once the log is long, syncs
+//! the database file and copies the log once more between two writes so
+//! that the writer can start it anew.
 
 use std::time::Duration;
 
 use sea_orm::{ConnAcquireErr, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use tokio::sync::watch;
 
-use super::writer::Pauser;
+use super::{database_file::DatabaseFile, writer::Pauser};
 
 /// Pages the log may hold before the writer checkpoints on its own: the
 /// backstop for a checkpointer that falls behind (about 240 MB of 4 KB
@@ -21,22 +22,21 @@ pub(super) const WRITER_CHECKPOINT_PAGES: u32 = 60_000;
 /// copied, which a checkpoint beside a steady stream of writes never
 /// manages: the log grew to the writer's threshold every third of a second,
 /// and the writer's own checkpoint then synced the database file while
-/// shares waited (48 ms each time, 15% of the share thread's time). The
-/// pause costs about one sync of the database file however little is left
-/// to copy, so it comes seldom; below the writer's threshold, so that the
-/// writer never reaches it (see "The share thread's checkpoints" in
-/// BENCHMARKS.md).
+/// shares waited (48 ms each time, 15% of the share thread's time). Below
+/// the writer's threshold, so that the writer never reaches it (see "The
+/// share thread's checkpoints" in BENCHMARKS.md).
 const RESTART_AT: i64 = 40_000;
 const _: () = assert!(RESTART_AT < WRITER_CHECKPOINT_PAGES as i64);
 
 /// How long the checkpointer lets writes gather between checkpoints.
 const PAUSE: Duration = Duration::from_millis(50);
 
-/// Checkpoints `db`'s log after commits (as `commits` counts them), between
-/// writes (paused by `writes`) once the log is long, until the pool closes
-/// or every sender of `commits` is gone.
+/// Checkpoints `db`'s log (kept in `file`) after commits (as `commits`
+/// counts them), between writes (paused by `writes`) once the log is long,
+/// until the pool closes or every sender of `commits` is gone.
 pub(super) async fn checkpoint_after_commits(
     db: DatabaseConnection,
+    file: DatabaseFile,
     writes: Option<Pauser>,
     mut commits: watch::Receiver<u64>,
 ) {
@@ -51,6 +51,7 @@ pub(super) async fn checkpoint_after_commits(
             }
         };
         if let Some(writes) = writes.as_ref().filter(|_| pages >= RESTART_AT) {
+            sync_beside_writes(&db, &file).await;
             // On the writer's own connection, idle in the pause: a reading
             // connection might have to be waited for while writes wait.
             let paused = writes
@@ -70,6 +71,28 @@ pub(super) async fn checkpoint_after_commits(
             }
         }
         tokio::time::sleep(PAUSE).await;
+    }
+}
+
+/// Syncs `file` while writes go on, so that the pause's checkpoint finds
+/// little left to sync. A checkpoint that stops short of the log's end does
+/// not sync the file, and the one that reaches it syncs every page copied
+/// since the log began anew: 110-130 ms while writes waited. Twice, with
+/// the log's pages written meanwhile copied in between: the pause is left
+/// 10-20 ms (measured; see BENCHMARKS.md).
+async fn sync_beside_writes(db: &DatabaseConnection, file: &DatabaseFile) {
+    let synced = async {
+        file.sync().await?;
+        checkpoint(db).await?;
+        file.sync().await
+    };
+    // The pause syncs the file whatever happened here, and stops the
+    // checkpointer if the pool has closed.
+    match synced.await {
+        Ok(()) | Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed)) => {}
+        Err(error) => {
+            tracing::warn!(%error, "syncing the SQLite database file before a checkpoint failed");
+        }
     }
 }
 

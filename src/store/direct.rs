@@ -313,7 +313,7 @@ fn bound(value: &Value) -> Result<ToSqlOutput<'_>, DbErr> {
 /// error sqlx would give, so that `From<DbErr> for Error` maps both as it
 /// maps sqlx's (sea-orm's `sql_err()` does not know this type: only the
 /// direct thread gives it).
-fn sqlite_err(error: rusqlite::Error) -> DbErr {
+pub(super) fn sqlite_err(error: rusqlite::Error) -> DbErr {
     let message = format!("SQLite: {error}");
     match error {
         rusqlite::Error::SqliteFailure(failure, _) => match failure.code {

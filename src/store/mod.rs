@@ -5,6 +5,7 @@ mod articles;
 mod authors;
 mod checkpoint;
 mod comments;
+mod database_file;
 pub mod deadline;
 mod direct;
 mod entities;
@@ -123,7 +124,7 @@ impl Store {
         let db =
             sea_orm::Database::connect(connect(options.max_connections, SQLITE_CHECKPOINT_PAGES))
                 .await?;
-        let writer = match db.get_database_backend() {
+        let (writer, database_file) = match db.get_database_backend() {
             DbBackend::Sqlite => {
                 // Kept open: the first write after a quiet spell should not
                 // pay for opening it.
@@ -136,14 +137,16 @@ impl Store {
                     path.get_filename(),
                     checkpoint::WRITER_CHECKPOINT_PAGES,
                 )?;
-                Some((connection, Some(writer), Some(direct)))
+                let file = database_file::DatabaseFile::open(path.get_filename())?;
+                (Some((connection, Some(writer), Some(direct))), Some(file))
             }
-            _ => None,
+            _ => (None, None),
         };
         let store = Self::over(db, writer);
-        if store.db.get_database_backend() == DbBackend::Sqlite {
+        if let Some(file) = database_file {
             tokio::spawn(checkpoint::checkpoint_after_commits(
                 store.db.clone(),
+                file,
                 store.writer.pauser(),
                 store.subscribe_commits(),
             ));
