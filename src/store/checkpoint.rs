@@ -1,9 +1,9 @@
 //! SQLite's WAL checkpoints, off the write path: a task copies the log back
 //! into the database shortly after writes, and once the log is long, syncs
-//! the database file and copies the log once more between two writes so
-//! that the writer can start it anew.
+//! the database file beside the writes, then copies the log once more
+//! between two writes so that the writer can start it anew.
 
-use std::time::Duration;
+use std::{ops::ControlFlow, time::Duration};
 
 use sea_orm::{ConnAcquireErr, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use tokio::sync::watch;
@@ -23,17 +23,20 @@ pub(super) const WRITER_CHECKPOINT_PAGES: u32 = 60_000;
 /// manages: the log grew to the writer's threshold every third of a second,
 /// and the writer's own checkpoint then synced the database file while
 /// shares waited (48 ms each time, 15% of the share thread's time). Below
-/// the writer's threshold, so that the writer never reaches it (see "The
-/// share thread's checkpoints" in BENCHMARKS.md).
+/// the writer's threshold, so that the writer never reaches it, with room
+/// for the log to grow while the database file is synced before the pause
+/// (about 150 ms under load, some 5,000 pages; see "The share thread's
+/// checkpoints" in BENCHMARKS.md).
 const RESTART_AT: i64 = 40_000;
 const _: () = assert!(RESTART_AT < WRITER_CHECKPOINT_PAGES as i64);
 
 /// How long the checkpointer lets writes gather between checkpoints.
 const PAUSE: Duration = Duration::from_millis(50);
 
-/// Checkpoints `db`'s log (kept in `file`) after commits (as `commits`
-/// counts them), between writes (paused by `writes`) once the log is long,
-/// until the pool closes or every sender of `commits` is gone.
+/// Checkpoints `db`'s log after commits (as `commits` counts them), and
+/// once the log is long, syncs `file`, the database file, and checkpoints
+/// between writes (paused by `writes`); until the pool closes or every
+/// sender of `commits` is gone.
 pub(super) async fn checkpoint_after_commits(
     db: DatabaseConnection,
     file: DatabaseFile,
@@ -50,50 +53,65 @@ pub(super) async fn checkpoint_after_commits(
                 0
             }
         };
-        if let Some(writes) = writes.as_ref().filter(|_| pages >= RESTART_AT) {
-            sync_beside_writes(&db, &file).await;
-            // On the writer's own connection, idle in the pause: a reading
-            // connection might have to be waited for while writes wait.
-            let paused = writes
-                .between_writes(|writer| async move { checkpoint(&writer).await })
-                .await;
-            match paused {
-                Ok(Some(Ok(_))) => {}
-                Ok(
-                    None | Some(Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))),
-                ) => {
-                    return;
-                }
-                Ok(Some(Err(error))) => {
-                    tracing::warn!(%error, "checkpointing the SQLite log between writes failed");
-                }
-                Err(error) => tracing::error!(%error, "pausing writes to checkpoint failed"),
-            }
+        if let Some(writes) = writes.as_ref().filter(|_| pages >= RESTART_AT)
+            && restart_log(&db, &file, writes).await.is_break()
+        {
+            return;
         }
         tokio::time::sleep(PAUSE).await;
     }
 }
 
-/// Syncs `file` while writes go on, so that the pause's checkpoint finds
-/// little left to sync. A checkpoint that stops short of the log's end does
-/// not sync the file, and the one that reaches it syncs every page copied
-/// since the log began anew: 110-130 ms while writes waited. Twice, with
-/// the log's pages written meanwhile copied in between: the pause is left
-/// 10-20 ms (measured; see BENCHMARKS.md).
-async fn sync_beside_writes(db: &DatabaseConnection, file: &DatabaseFile) {
-    let synced = async {
-        file.sync().await?;
-        checkpoint(db).await?;
-        file.sync().await
-    };
-    // The pause syncs the file whatever happened here, and stops the
-    // checkpointer if the pool has closed.
-    match synced.await {
-        Ok(()) | Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed)) => {}
+/// Syncs `file` beside the writes, then checkpoints `db`'s log between two
+/// writes, so that the next write starts the log anew. Break once the pool
+/// has closed or the writer is gone.
+async fn restart_log(
+    db: &DatabaseConnection,
+    file: &DatabaseFile,
+    writes: &Pauser,
+) -> ControlFlow<()> {
+    match sync_beside_writes(db, file).await {
+        Ok(()) => {}
+        Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed)) => {
+            return ControlFlow::Break(());
+        }
+        // A kernel that reports a failed sync to one descriptor only could
+        // let SQLite's own sync in the pause succeed, and the log start anew
+        // over pages that are not on disk. The writer's own checkpoints
+        // still bound the log.
         Err(error) => {
-            tracing::warn!(%error, "syncing the SQLite database file before a checkpoint failed");
+            tracing::error!(%error, "preparing to checkpoint the SQLite log between writes failed");
+            return ControlFlow::Continue(());
         }
     }
+    // On the writer's own connection, idle in the pause: a reading
+    // connection might have to be waited for while writes wait.
+    let paused = writes
+        .between_writes(|writer| async move { checkpoint(&writer).await })
+        .await;
+    match paused {
+        Ok(Some(Ok(_))) => {}
+        Ok(None | Some(Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed)))) => {
+            return ControlFlow::Break(());
+        }
+        Ok(Some(Err(error))) => {
+            tracing::warn!(%error, "checkpointing the SQLite log between writes failed");
+        }
+        Err(error) => tracing::error!(%error, "pausing writes to checkpoint failed"),
+    }
+    ControlFlow::Continue(())
+}
+
+/// Syncs `file` while writes go on, so that the pause's checkpoint finds
+/// little left to sync: a checkpoint that stops short of the log's end does
+/// not sync the file, and the one that reaches it syncs every page copied
+/// since the log began anew (110-130 ms while writes waited). Twice, with
+/// the log's pages written during the first copied in between: the pause
+/// is left 10-20 ms (see "The pause's sync" in BENCHMARKS.md).
+async fn sync_beside_writes(db: &DatabaseConnection, file: &DatabaseFile) -> Result<(), DbErr> {
+    file.sync().await?;
+    checkpoint(db).await?;
+    file.sync().await
 }
 
 /// A PASSIVE checkpoint of `db`'s log; the pages the log holds.

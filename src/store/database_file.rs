@@ -1,7 +1,5 @@
-//! The SQLite database file's sync, for the checkpointer to run beside the
-//! writes. A checkpoint that stops short of the log's end copies pages into
-//! the file without syncing it; the one that reaches the end syncs them all
-//! at once, and the checkpointer runs that one while writes wait.
+//! Syncs the SQLite database file through SQLite's own file object, for
+//! the checkpointer to run beside the writes.
 
 use std::{
     path::Path,
@@ -14,10 +12,13 @@ use sea_orm::DbErr;
 use super::direct::sqlite_err;
 
 /// A database file, synced through a connection of SQLite's that runs no
-/// statements. Not a descriptor of our own: closing any descriptor of a
-/// file drops every POSIX lock the process holds on it, SQLite's included,
-/// and SQLite defers closing its own while it holds locks.
-#[derive(Debug, Clone)]
+/// statements and so takes no lock. Not a descriptor of our own: closing
+/// any descriptor of a file drops every POSIX lock the process holds on
+/// it, the pools' connections' included, and SQLite defers closing its own
+/// while any connection of the process holds a lock on the file (rusqlite
+/// and sqlx link the one SQLite library, so they share that bookkeeping).
+/// std's mutex: held only on a blocking thread, for one sync.
+#[derive(Debug)]
 pub(super) struct DatabaseFile(Arc<Mutex<Connection>>);
 
 impl DatabaseFile {
@@ -57,7 +58,7 @@ fn sync_main_file(connection: &Connection) -> Result<(), DbErr> {
             (&raw mut file).cast(),
         )
     };
-    check(code)?;
+    sqlite_result(code)?;
     // SAFETY: `file` is null or the connection's file object, which lives
     // as long as the connection; its methods are the VFS's.
     let sync = unsafe {
@@ -68,12 +69,13 @@ fn sync_main_file(connection: &Connection) -> Result<(), DbErr> {
     let Some(sync) = sync else {
         return Err(DbErr::Custom("the SQLite database file is not open".into()));
     };
-    // SAFETY: as above; a sync takes no lock and changes nothing SQLite
-    // keeps in memory, so it is safe beside the other connections' work.
-    check(unsafe { sync(file, ffi::SQLITE_SYNC_NORMAL) })
+    // SAFETY: as above. The sync touches this connection's own file object
+    // only, never the per-file record of locks that the process's
+    // connections share, so it is safe beside their work.
+    sqlite_result(unsafe { sync(file, ffi::SQLITE_SYNC_NORMAL) })
 }
 
-fn check(code: std::ffi::c_int) -> Result<(), DbErr> {
+fn sqlite_result(code: std::ffi::c_int) -> Result<(), DbErr> {
     if code == ffi::SQLITE_OK {
         Ok(())
     } else {
@@ -86,27 +88,81 @@ fn check(code: std::ffi::c_int) -> Result<(), DbErr> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::DatabaseFile;
 
+    fn create_in_wal_mode(path: &Path) -> rusqlite::Connection {
+        let connection = rusqlite::Connection::open(path).expect("create the database");
+        connection
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER);")
+            .expect("create a table in WAL mode");
+        connection
+    }
+
     #[tokio::test]
-    async fn syncs_a_database_file_that_another_connection_writes() {
+    async fn syncs_a_file_whose_log_is_still_removed_when_the_last_writer_closes() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("news.db");
-        let writer = rusqlite::Connection::open(&path).expect("create the database");
+        let writer = create_in_wal_mode(&path);
         writer
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER); \
-                 INSERT INTO t VALUES (1); PRAGMA wal_checkpoint(PASSIVE);",
-            )
-            .expect("write and checkpoint");
+            .execute("INSERT INTO t VALUES (1)", [])
+            .expect("write to the log");
         let file = DatabaseFile::open(&path).expect("open the database file");
-        file.sync()
-            .await
-            .expect("sync while another connection has it open");
-        let count: i64 = writer
+        file.sync().await.expect("sync beside an open writer");
+        // Closing copies the log in and removes it only if no other
+        // connection holds a lock: this one takes none.
+        drop(writer);
+        assert!(!dir.path().join("news.db-wal").exists());
+        drop(file);
+        let reopened = rusqlite::Connection::open(&path).expect("reopen the database");
+        let count: i64 = reopened
             .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
-            .expect("read after the sync");
+            .expect("read the row back");
         assert_eq!(count, 1);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_other_connections_locks_outlive_the_file() {
+        use std::os::unix::fs::MetadataExt;
+
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("news.db");
+        let reader = create_in_wal_mode(&path);
+        let _: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+            .expect("read, taking WAL mode's lock on the database file");
+        let inode = std::fs::metadata(&path).expect("the file's metadata").ino();
+        let held = posix_locks_on(inode);
+        assert!(
+            held > 0,
+            "a connection in WAL mode holds a lock on the file"
+        );
+        let file = DatabaseFile::open(&path).expect("open the database file");
+        file.sync().await.expect("sync");
+        drop(file);
+        assert_eq!(posix_locks_on(inode), held);
+    }
+
+    /// This process's POSIX locks on the file `inode`, as the kernel lists
+    /// them.
+    #[cfg(target_os = "linux")]
+    fn posix_locks_on(inode: u64) -> usize {
+        let pid = std::process::id().to_string();
+        let device_and_inode = format!(":{inode}");
+        std::fs::read_to_string("/proc/locks")
+            .expect("read /proc/locks")
+            .lines()
+            .map(|line| line.split_whitespace().collect::<Vec<_>>())
+            .filter(|fields| {
+                fields.get(1) == Some(&"POSIX")
+                    && fields.get(4) == Some(&pid.as_str())
+                    && fields
+                        .get(5)
+                        .is_some_and(|field| field.ends_with(&device_and_inode))
+            })
+            .count()
     }
 
     #[test]

@@ -311,8 +311,8 @@ fn bound(value: &Value) -> Result<ToSqlOutput<'_>, DbErr> {
 /// SQLite's error; busy or locked past the busy timeout (another process
 /// writing) is a connection's error, and a refused constraint the database
 /// error sqlx would give, so that `From<DbErr> for Error` maps both as it
-/// maps sqlx's (sea-orm's `sql_err()` does not know this type: only the
-/// direct thread gives it).
+/// maps sqlx's (sea-orm's `sql_err()` does not know this type: only
+/// rusqlite's connections give it).
 pub(super) fn sqlite_err(error: rusqlite::Error) -> DbErr {
     let message = format!("SQLite: {error}");
     match error {
