@@ -17,6 +17,8 @@ use super::direct::sqlite_err;
 /// it, the pools' connections' included, and SQLite defers closing its own
 /// while any connection of the process holds a lock on the file (rusqlite
 /// and sqlx link the one SQLite library, so they share that bookkeeping).
+/// Not the share thread's connection either: a sync there would hold up
+/// the shares it is meant to run beside.
 /// std's mutex: held only on a blocking thread, for one sync.
 #[derive(Debug)]
 pub(super) struct DatabaseFile(Arc<Mutex<Connection>>);
