@@ -12,6 +12,9 @@ mod m20261203_000006_order_event_commits_by_trigger;
 mod m20261203_000007_number_events_at_commit;
 mod m20261204_000008_check_commenters_in_one_round_trip;
 mod m20261204_000009_overlap_event_commits;
+mod m20261205_000010_find_repeat_shares_by_key;
+
+pub use m20261205_000010_find_repeat_shares_by_key::share_repeat_key;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -29,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_number_events_at_commit::Migration),
             Box::new(m20261204_000008_check_commenters_in_one_round_trip::Migration),
             Box::new(m20261204_000009_overlap_event_commits::Migration),
+            Box::new(m20261205_000010_find_repeat_shares_by_key::Migration),
         ]
     }
 }

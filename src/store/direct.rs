@@ -21,11 +21,11 @@ use sea_orm::{DbErr, RuntimeErr, Statement, Value, sqlx};
 use tokio::sync::oneshot;
 
 /// Statements the connection keeps prepared, the least used dropped first.
-/// A batch's statement texts change with its size (a placeholder a value),
-/// and parsing them took a tenth of the thread's time; under load the same
-/// sizes recur (five statements a batch, batches of about 20 to 45 shares
-/// with 64 calls in flight). Kept statements cost memory: about 7 MB at
-/// that load.
+/// A batch's writes are one text a row, the same for any batch; its two
+/// lookups' texts change with its size (a placeholder a value), and parsing
+/// them took a tenth of the thread's time before they were kept; under load
+/// the same sizes recur (batches of about 20 to 45 shares with 64 calls in
+/// flight).
 const PREPARED_STATEMENTS: usize = 256;
 
 /// A job for the connection's thread.
@@ -243,15 +243,15 @@ fn run_prepared<'v>(
             .raw_bind_parameter(index, bound(value)?)
             .map_err(sqlite_err)?;
     }
+    if prepared.column_count() == 0 {
+        prepared.raw_execute().map_err(sqlite_err)?;
+        return Ok(());
+    }
     let names: Arc<[String]> = prepared
         .column_names()
         .into_iter()
         .map(str::to_owned)
         .collect();
-    if names.is_empty() {
-        prepared.raw_execute().map_err(sqlite_err)?;
-        return Ok(());
-    }
     let mut rows = prepared.raw_query();
     while let Some(row) = rows.next().map_err(sqlite_err)? {
         let values = (0..names.len())

@@ -140,9 +140,30 @@ pub(super) fn sqlite_statements(
         apart,
     } = writes;
     in_order.extend(apart.iter().map(|write| build(backend, write)));
-    in_order.extend(events_insert(backend, events)?.map(|insert| backend.build(&insert)));
+    for event in events {
+        let row = EventRow::of(event)?;
+        in_order.push(Statement::from_sql_and_values(
+            backend,
+            SQLITE_EVENT_INSERT,
+            [
+                row.event_type.into(),
+                row.occur_time.into(),
+                row.article_id.map(str::to_owned).into(),
+                row.author_id.map(str::to_owned).into(),
+                row.payload.into(),
+                row.actor.into(),
+            ],
+        ));
+    }
     Ok(in_order)
 }
+
+/// On SQLite an event is a statement of its own: one text whatever the
+/// batch, prepared once, and a statement that writes one row needs no
+/// statement journal (a write of several rows that fails halfway has
+/// SQLite copy every page it changed first, to undo that statement alone).
+const SQLITE_EVENT_INSERT: &str = "INSERT INTO events \
+     (event_type, occur_time, article_id, author_id, payload, actor) VALUES (?, ?, ?, ?, ?, ?)";
 
 fn build(backend: DbBackend, write: &SubQueryStatement) -> Statement {
     match write {
@@ -195,9 +216,9 @@ impl<'a> EventRow<'a> {
     }
 }
 
-/// The insert that appends `events` (see [`append_event`]), none for no
-/// events: on SQLite, and on PostgreSQL when writes are folded into it as
-/// CTEs (otherwise see [`events_insert_postgres`]).
+/// On PostgreSQL, the insert that appends `events` when writes are folded
+/// into it as CTEs (otherwise see [`events_insert_postgres`]); none for no
+/// events.
 fn events_insert(
     backend: DbBackend,
     events: &[NewEvent<'_>],

@@ -121,6 +121,45 @@ async fn a_client_counts_once_per_article_and_channel_in_ten_minutes() {
 }
 
 #[tokio::test]
+async fn a_stored_share_found_by_its_key_is_a_repeat_only_if_it_is_the_same_clients() {
+    use sea_orm::ConnectionTrait as _;
+
+    let app = TestApp::spawn().await;
+    let article = published(&app, "خبر للمشاركة").await;
+    let id = article.id.as_str();
+    assert!(
+        share(&app, id, pb::ShareChannel::Whatsapp, "browser-1")
+            .await
+            .expect("first")
+            .counted
+    );
+    // Two triples may share a repeat key: the stored share now names another
+    // client and keeps browser-1's key, as a share of another client whose
+    // key were the same would.
+    let outside = sea_orm::Database::connect(app.database.url.as_str())
+        .await
+        .expect("connect beside the server");
+    outside
+        .execute_unprepared(&format!(
+            "UPDATE shares SET client_hash = 'another client' WHERE article_id = '{id}'"
+        ))
+        .await
+        .expect("rename the share's client outside the server");
+    assert!(
+        share(&app, id, pb::ShareChannel::Whatsapp, "browser-1")
+            .await
+            .expect("same key, another client")
+            .counted
+    );
+    assert!(
+        !share(&app, id, pb::ShareChannel::Whatsapp, "browser-1")
+            .await
+            .expect("a repeat")
+            .counted
+    );
+}
+
+#[tokio::test]
 async fn only_published_articles_are_shared_and_bad_shares_name_their_field() {
     let app = TestApp::spawn().await;
     let desk = app.author("فريق التحرير", pb::AuthorKind::Desk).await;

@@ -11,6 +11,9 @@ pub struct Model {
     pub channel: String,
     /// SHA-256 of the client id; the id itself is never stored.
     pub client_hash: Option<String>,
+    /// What the repeat lookup finds a known client's share by
+    /// (`migrations::share_repeat_key`); none for an anonymous share.
+    pub repeat_key: Option<i64>,
     pub referrer: String,
     pub create_time: DateTimeUtc,
     pub counted: bool,

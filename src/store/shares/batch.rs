@@ -11,10 +11,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use migrations::share_repeat_key;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    QueryTrait, Set, Statement,
-    sea_query::{Expr, ExprTrait, InsertStatement, OnConflict},
+    QueryTrait, Statement,
 };
 use serde::Serialize;
 
@@ -23,10 +23,7 @@ use crate::{
         article::ArticleStatus,
         share::{NewShare, ShareChannel, repeat_window},
     },
-    store::{
-        TextRow, encode_json,
-        entities::{articles, share_totals, shares},
-    },
+    store::{TextRow, encode_json, entities::articles},
 };
 
 /// One share as the batch stores it.
@@ -35,6 +32,7 @@ pub(super) struct ShareRow {
     pub article_id: String,
     pub channel: &'static str,
     pub client_hash: Option<String>,
+    pub repeat_key: Option<i64>,
     pub referrer: String,
     pub counted: bool,
 }
@@ -43,6 +41,7 @@ pub(super) struct ShareRow {
 /// for.
 #[derive(Serialize, PartialEq, Eq, Hash)]
 struct RepeatKey<'a> {
+    repeat_key: i64,
     article_id: &'a str,
     channel: &'static str,
     client_hash: &'a str,
@@ -131,10 +130,13 @@ pub(super) fn repeats_query(
     let keys: HashSet<RepeatKey<'_>> = batch
         .iter()
         .filter_map(|share| {
+            let client_hash = share.client_hash.as_deref()?;
+            let channel = share.channel.as_str();
             Some(RepeatKey {
+                repeat_key: share_repeat_key(&share.article_id, channel, client_hash),
                 article_id: &share.article_id,
-                channel: share.channel.as_str(),
-                client_hash: share.client_hash.as_deref()?,
+                channel,
+                client_hash,
             })
         })
         .collect();
@@ -142,6 +144,9 @@ pub(super) fn repeats_query(
         return Ok(None);
     }
     let since = now - repeat_window();
+    // Both look the key up in the repeat index (which holds counted shares
+    // only) and compare the triple with the row's: two triples may share a
+    // key.
     let statement = match backend {
         // PostgreSQL plans the statement once for any batch (with a guess of
         // 100 keys), and a plain join then reads every share in the window;
@@ -150,19 +155,20 @@ pub(super) fn repeats_query(
             DbBackend::Postgres,
             "SELECT b.article_id, b.channel, b.client_hash \
              FROM json_to_recordset($1::json) \
-             AS b(article_id text, channel text, client_hash text) \
-             CROSS JOIN LATERAL (SELECT FROM shares s WHERE s.article_id = b.article_id \
-             AND s.channel = b.channel AND s.client_hash = b.client_hash \
-             AND s.counted AND s.create_time > $2 LIMIT 1) AS earlier",
+             AS b(repeat_key bigint, article_id text, channel text, client_hash text) \
+             CROSS JOIN LATERAL (SELECT FROM shares s WHERE s.repeat_key = b.repeat_key \
+             AND s.counted AND s.create_time > $2 AND s.article_id = b.article_id \
+             AND s.channel = b.channel AND s.client_hash = b.client_hash LIMIT 1) AS earlier",
             [
                 encode_json("a share batch's clients", &keys)?.into(),
                 since.into(),
             ],
         ),
         backend => {
-            let mut values: Vec<sea_orm::Value> = Vec::with_capacity(keys.len() * 3 + 1);
+            let mut values: Vec<sea_orm::Value> = Vec::with_capacity(keys.len() * 4 + 1);
             for key in &keys {
                 values.extend([
+                    key.repeat_key.into(),
                     key.article_id.into(),
                     key.channel.into(),
                     key.client_hash.into(),
@@ -170,13 +176,13 @@ pub(super) fn repeats_query(
             }
             values.push(since.into());
             // SQLite binds anonymous `?` placeholders in order.
-            let rows = vec!["(?, ?, ?)"; keys.len()].join(", ");
+            let rows = vec!["(?, ?, ?, ?)"; keys.len()].join(", ");
             let sql = format!(
-                "WITH batch (article_id, channel, client_hash) AS (VALUES {rows}) \
+                "WITH batch (repeat_key, article_id, channel, client_hash) AS (VALUES {rows}) \
                  SELECT s.article_id, s.channel, s.client_hash FROM batch b \
-                 JOIN shares s ON s.article_id = b.article_id AND s.channel = b.channel \
-                 AND s.client_hash = b.client_hash \
-                 WHERE s.counted AND s.create_time > ?"
+                 JOIN shares s ON s.repeat_key = b.repeat_key \
+                 WHERE s.counted AND s.create_time > ? AND s.article_id = b.article_id \
+                 AND s.channel = b.channel AND s.client_hash = b.client_hash"
             );
             Statement::from_sql_and_values(backend, sql, values)
         }
@@ -202,7 +208,7 @@ pub(super) fn repeats_from(
 /// totals (taking the totals' row locks in `totals`' order); none when no
 /// share is stored. On PostgreSQL they are one statement, the totals' upsert
 /// a CTE of the shares' insert (a round trip fewer while the batch holds its
-/// turn); on SQLite they go to the writer as one query anyway.
+/// turn); on SQLite, where they run in the writer's own process, one a row.
 pub(super) fn batch_writes(
     backend: DbBackend,
     rows: Vec<ShareRow>,
@@ -230,10 +236,11 @@ pub(super) fn batch_writes(
              ORDER BY t.n \
              ON CONFLICT (article_id, channel) DO UPDATE \
              SET count = share_totals.count + excluded.count, last_time = excluded.last_time) \
-             INSERT INTO shares (article_id, channel, client_hash, referrer, create_time, counted) \
-             SELECT s.article_id, s.channel, s.client_hash, s.referrer, $3, s.counted \
+             INSERT INTO shares (article_id, channel, client_hash, repeat_key, referrer, \
+             create_time, counted) \
+             SELECT s.article_id, s.channel, s.client_hash, s.repeat_key, s.referrer, $3, s.counted \
              FROM json_to_recordset($1::json) AS s(article_id text, channel text, \
-             client_hash text, referrer text, counted boolean)";
+             client_hash text, repeat_key bigint, referrer text, counted boolean)";
         return Ok(vec![Statement::from_sql_and_values(
             DbBackend::Postgres,
             sql,
@@ -244,56 +251,104 @@ pub(super) fn batch_writes(
             ],
         )]);
     }
-    let rows = rows.into_iter().map(|row| shares::ActiveModel {
-        article_id: Set(row.article_id),
-        channel: Set(row.channel.to_owned()),
-        client_hash: Set(row.client_hash),
-        referrer: Set(row.referrer),
-        create_time: Set(now),
-        counted: Set(row.counted),
-        ..Default::default()
-    });
-    let mut writes = vec![backend.build(&shares::Entity::insert_many(rows).into_query())];
-    writes.extend(totals_upsert(totals, now).map(|upsert| backend.build(&upsert)));
+    // One statement a row, each text the same for any batch (see
+    // `SQLITE_EVENT_INSERT` in `store::events`).
+    let mut writes = Vec::with_capacity(rows.len() + totals.len());
+    for row in rows {
+        writes.push(Statement::from_sql_and_values(
+            backend,
+            SQLITE_SHARE_INSERT,
+            [
+                row.article_id.into(),
+                row.channel.into(),
+                row.client_hash.into(),
+                row.repeat_key.into(),
+                row.referrer.into(),
+                now.into(),
+                row.counted.into(),
+            ],
+        ));
+    }
+    for ((article_id, channel), count) in totals {
+        writes.push(Statement::from_sql_and_values(
+            backend,
+            SQLITE_TOTAL_UPSERT,
+            [
+                article_id.into(),
+                channel.into(),
+                count.into(),
+                now.into(),
+                now.into(),
+            ],
+        ));
+    }
     Ok(writes)
 }
 
-/// On SQLite, the upsert that adds each count to its article's and channel's
-/// total (one key appears once: `totals` is keyed by it); none for no counts.
-fn totals_upsert(
-    totals: BTreeMap<(String, &'static str), i64>,
-    now: DateTime<Utc>,
-) -> Option<InsertStatement> {
-    if totals.is_empty() {
-        return None;
+/// On SQLite, a share's row.
+const SQLITE_SHARE_INSERT: &str = "INSERT INTO shares \
+     (article_id, channel, client_hash, repeat_key, referrer, create_time, counted) \
+     VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+/// On SQLite, a count added to its article's and channel's total.
+const SQLITE_TOTAL_UPSERT: &str = "INSERT INTO share_totals \
+     (article_id, channel, count, first_time, last_time) VALUES (?, ?, ?, ?, ?) \
+     ON CONFLICT (article_id, channel) DO UPDATE \
+     SET count = share_totals.count + excluded.count, last_time = excluded.last_time";
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use migrations::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+
+    use super::repeats_query;
+    use crate::domain::{
+        access::Actor,
+        share::{NewShare, ShareChannel},
+    };
+
+    /// The repeat index is partial: a lookup that does not imply its
+    /// condition would read the whole table instead, as fast in a test and
+    /// thousands of times slower under load.
+    #[tokio::test]
+    async fn the_repeat_lookup_probes_the_repeat_index_on_sqlite() {
+        let db = Database::connect("sqlite::memory:")
+            .await
+            .expect("an in-memory database");
+        Migrator::up(&db, None).await.expect("migrate");
+        let batch: Vec<NewShare> = ["browser-1", "browser-2"]
+            .into_iter()
+            .map(|client| {
+                NewShare::new(
+                    "an-article".into(),
+                    ShareChannel::WhatsApp,
+                    client,
+                    "",
+                    Actor::anonymous(),
+                )
+                .expect("a valid share")
+            })
+            .collect();
+        let lookup = repeats_query(DbBackend::Sqlite, &batch, Utc::now())
+            .expect("build the lookup")
+            .expect("clients to look up");
+        let plan = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                format!("EXPLAIN QUERY PLAN {}", lookup.sql),
+                lookup.values.map(|values| values.0).unwrap_or_default(),
+            ))
+            .await
+            .expect("explain the lookup");
+        let steps: Vec<String> = plan
+            .iter()
+            .map(|step| step.try_get::<String>("", "detail").expect("a step"))
+            .collect();
+        assert!(
+            steps.iter().any(|step| step
+                == "SEARCH s USING INDEX shares_repeat_key_idx (repeat_key=? AND create_time>?)"),
+            "the lookup's plan: {steps:?}"
+        );
     }
-    let rows = totals
-        .into_iter()
-        .map(|((article_id, channel), count)| share_totals::ActiveModel {
-            article_id: Set(article_id),
-            channel: Set(channel.to_owned()),
-            count: Set(count),
-            first_time: Set(now),
-            last_time: Set(now),
-        });
-    Some(
-        share_totals::Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::columns([
-                    share_totals::Column::ArticleId,
-                    share_totals::Column::Channel,
-                ])
-                .value(
-                    share_totals::Column::Count,
-                    Expr::col((share_totals::Entity, share_totals::Column::Count))
-                        .add(Expr::cust("excluded.count")),
-                )
-                .value(
-                    share_totals::Column::LastTime,
-                    Expr::cust("excluded.last_time"),
-                )
-                .to_owned(),
-            )
-            .into_query(),
-    )
 }

@@ -7,6 +7,7 @@ mod batch;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use migrations::share_repeat_key;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     Statement,
@@ -270,10 +271,14 @@ impl Planned {
                 },
                 share.actor,
             ));
+            let repeat_key = share.client_hash.as_deref().map(|client_hash| {
+                share_repeat_key(&share.article_id, share.channel.as_str(), client_hash)
+            });
             rows.push(ShareRow {
                 article_id: share.article_id,
                 channel: share.channel.as_str(),
                 client_hash: share.client_hash,
+                repeat_key,
                 referrer: share.referrer,
                 counted,
             });
