@@ -15,6 +15,10 @@
 //! Shares are never deleted but with their article, and articles are only
 //! ever marked deleted, so the foreign key's cascade, which the old index
 //! (article id first) served, has no rows to find.
+//!
+//! Every server stops before this migration runs: one still running the
+//! build before it would store shares without their key, which the new
+//! lookup does not find, and look repeats up without the index it knew.
 
 use sea_orm_migration::{prelude::*, sea_orm::ConnectionTrait};
 use sha2::{Digest, Sha256};
@@ -32,8 +36,9 @@ const CREATE_INDEX: &str = "CREATE INDEX shares_repeat_key_idx ON shares (repeat
      WHERE counted AND repeat_key IS NOT NULL";
 
 /// How far back the migration keys the shares already stored: the repeat
-/// window is ten minutes; older shares are never looked for again.
-const KEYED_SINCE_HOURS: i64 = 1;
+/// window is ten minutes (with room for clocks that disagree); older shares
+/// are never looked for again.
+const KEYED_SINCE_MINUTES: i64 = 20;
 
 /// The repeat key of a share of `article_id` on `channel` by the client
 /// whose hash is `client_hash`: the first eight bytes of a SHA-256 of the
@@ -55,6 +60,13 @@ pub fn share_repeat_key(article_id: &str, channel: &str, client_hash: &str) -> i
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// One transaction on SQLite too: the keys' updates commit together
+    /// (one sync, not one a share), and a migration stopped halfway leaves
+    /// no column behind for the next start to trip on.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .alter_table(
@@ -108,7 +120,7 @@ impl MigrationTrait for Migration {
 /// repeat may still be checked against.
 async fn key_recent_shares(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     let conn = manager.get_connection();
-    let since = chrono::Utc::now() - chrono::Duration::hours(KEYED_SINCE_HOURS);
+    let since = chrono::Utc::now() - chrono::Duration::minutes(KEYED_SINCE_MINUTES);
     let recent = Query::select()
         .columns([
             Shares::Id,
@@ -160,7 +172,7 @@ mod tests {
 
     /// Shares stored before the migration: (id, client hash, minutes ago).
     const STORED: [(i64, Option<&str>, i64); 3] =
-        [(1, Some("recent"), 5), (2, Some("old"), 120), (3, None, 5)];
+        [(1, Some("recent"), 5), (2, Some("old"), 30), (3, None, 5)];
 
     #[tokio::test]
     async fn the_migration_keys_recent_shares_of_known_clients_and_goes_back_down() {

@@ -2,7 +2,8 @@
 //! often: a batch of shares. Through sqlx every statement is a hand-off to
 //! its connection's thread and back (measured: about a third of a batch's
 //! time); here the whole transaction, BEGIN to COMMIT, is one hand-off. The
-//! statements are the ones the store builds for sea-orm anyway.
+//! statements are the ones the store sends through sea-orm on the other
+//! paths.
 
 use std::{
     path::Path,

@@ -108,7 +108,7 @@ pub(super) async fn execute_then_append(
         }
         return Ok(());
     }
-    let Some(insert) = events_insert(backend, events)? else {
+    let Some(insert) = events_insert(events)? else {
         return execute_in_order(
             conn,
             apart.iter().map(|write| build(backend, write)).collect(),
@@ -183,8 +183,8 @@ pub(super) struct NewEvent<'a> {
     pub actor: &'a Actor,
 }
 
-/// An event as the log stores it, its payload encoded: the row of both
-/// inserts below, which name its columns each in its own way.
+/// An event as the log stores it, its payload encoded: the row of every
+/// insert of events here, which name its columns each in its own way.
 #[derive(Serialize)]
 struct EventRow<'a> {
     event_type: &'a str,
@@ -219,10 +219,7 @@ impl<'a> EventRow<'a> {
 /// On PostgreSQL, the insert that appends `events` when writes are folded
 /// into it as CTEs (otherwise see [`events_insert_postgres`]); none for no
 /// events.
-fn events_insert(
-    backend: DbBackend,
-    events: &[NewEvent<'_>],
-) -> Result<Option<InsertStatement>, DbErr> {
+fn events_insert(events: &[NewEvent<'_>]) -> Result<Option<InsertStatement>, DbErr> {
     if events.is_empty() {
         return Ok(None);
     }
@@ -235,10 +232,7 @@ fn events_insert(
         events::Column::Payload,
         events::Column::Actor,
     ]);
-    let mut deadline = match backend {
-        DbBackend::Postgres => lock_timeout_left(),
-        _ => None,
-    };
+    let mut deadline = lock_timeout_left();
     for event in events {
         let row = EventRow::of(event)?;
         let event_type = match deadline.take() {

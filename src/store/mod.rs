@@ -356,7 +356,7 @@ async fn execute_in_order(
     let mut values = Vec::new();
     for statement in statements {
         // The values bind in order only to anonymous `?` placeholders,
-        // which is all sea-query writes for SQLite.
+        // which is all the store writes for SQLite.
         debug_assert!(
             !statement.sql.contains("?1") && !statement.sql.contains('$'),
             "a numbered placeholder in {}",

@@ -121,7 +121,7 @@ async fn a_client_counts_once_per_article_and_channel_in_ten_minutes() {
 }
 
 #[tokio::test]
-async fn a_stored_share_found_by_its_key_is_a_repeat_only_if_it_is_the_same_clients() {
+async fn a_stored_share_found_by_its_key_is_a_repeat_only_if_its_client_is_the_same() {
     use sea_orm::ConnectionTrait as _;
 
     let app = TestApp::spawn().await;

@@ -5,8 +5,10 @@
 //! the same whatever the batch's size and each connection prepares them
 //! once: texts that changed with the size missed sqlx's cache of 100
 //! statements a connection a third of the time under load, and every miss is
-//! a round trip more (two with a full cache). SQLite prepares statements in
-//! the writer's own process, so there they are built for each batch.
+//! a round trip more (two with a full cache). On SQLite each write is a
+//! statement a row, one text for any batch; the two lookups are built for
+//! each batch (SQLite prepares statements in the writer's own process, and
+//! the share thread keeps the sizes that recur).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -40,7 +42,7 @@ pub(super) struct ShareRow {
 /// An (article, channel, client) key whose earlier counted shares are looked
 /// for.
 #[derive(Serialize, PartialEq, Eq, Hash)]
-struct RepeatKey<'a> {
+struct RepeatLookup<'a> {
     repeat_key: i64,
     article_id: &'a str,
     channel: &'static str,
@@ -127,12 +129,12 @@ pub(super) fn repeats_query(
     batch: &[NewShare],
     now: DateTime<Utc>,
 ) -> Result<Option<Statement>, DbErr> {
-    let keys: HashSet<RepeatKey<'_>> = batch
+    let keys: HashSet<RepeatLookup<'_>> = batch
         .iter()
         .filter_map(|share| {
             let client_hash = share.client_hash.as_deref()?;
             let channel = share.channel.as_str();
-            Some(RepeatKey {
+            Some(RepeatLookup {
                 repeat_key: share_repeat_key(&share.article_id, channel, client_hash),
                 article_id: &share.article_id,
                 channel,

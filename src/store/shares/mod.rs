@@ -86,17 +86,24 @@ impl Store {
         let statuses = article_statuses(&txn, &batch).await?;
         let recent = recent_counted_shares(&txn, &batch, now).await?;
         let mut planned = Planned::new(txn.get_database_backend(), batch, &statuses, recent, now)?;
-        // Not folded into the events' insert (see `ChangeWrites::apart`):
-        // share events take their numbers, and the lock that orders the log
-        // (shared among writers), at that insert, and PostgreSQL runs a
-        // statement's write CTEs after its main insert, so readers of the log
-        // would wait while the batch's shares and totals are written.
-        execute_then_append(
-            &txn,
-            ChangeWrites::in_order(std::mem::take(&mut planned.writes)),
-            &planned.events(),
-        )
-        .await?;
+        let writes = ChangeWrites::in_order(std::mem::take(&mut planned.writes));
+        if txn.get_database_backend() == DbBackend::Sqlite {
+            // An in-memory database: its statements are one a row, each text
+            // the same for any batch, so each is sent on its own and sqlx
+            // keeps it prepared; joined (`execute_in_order`), the text would
+            // change with the batch's size and be prepared anew, row by row.
+            for statement in sqlite_statements(writes, &planned.events())? {
+                txn.execute_raw(statement).await?;
+            }
+        } else {
+            // Not folded into the events' insert (see `ChangeWrites::apart`):
+            // share events take their numbers, and the lock that orders the
+            // log (shared among writers), at that insert, and PostgreSQL runs
+            // a statement's write CTEs after its main insert, so readers of
+            // the log would wait while the batch's shares and totals are
+            // written.
+            execute_then_append(&txn, writes, &planned.events()).await?;
+        }
         txn.commit().await?;
         Ok(planned.outcomes)
     }
