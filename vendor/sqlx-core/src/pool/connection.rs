@@ -311,7 +311,23 @@ impl<DB: Database> Floating<DB, Live<DB>> {
         // returned to the pool; also of course, if it was dropped due to an error
         // this is simply a band-aid as SQLx-next connections should be able
         // to recover from cancellations
-        if let Err(error) = self.raw.ping().await {
+        //
+        // newsdesk's patch: on PostgreSQL, `flush` does all of that without
+        // a round trip when nothing is in flight. It sends what is queued (a
+        // dropped transaction's ROLLBACK) and reads every answer still owed
+        // (a cancelled query's), failing on a broken connection like the
+        // ping; with nothing queued or owed it returns at once. The ping cost
+        // PostgreSQL and the pool a round trip each time a connection came
+        // back. A connection that broke while idle is caught on acquire
+        // (`test_before_acquire`, or the application's idle-time check).
+        // SQLite's `flush` does nothing, so there the ping stays: it is what
+        // finds a dead worker thread.
+        let checked = if DB::NAME == "PostgreSQL" {
+            self.raw.flush().await
+        } else {
+            self.raw.ping().await
+        };
+        if let Err(error) = checked {
             tracing::warn!(
                 %error,
                 "error occurred while testing the connection on-release",
