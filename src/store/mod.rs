@@ -496,3 +496,15 @@ fn is_unavailable(error: &DbErr) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The vendored sqlx-core releases PostgreSQL's connections without a
+    /// ping by this name (vendor/README.md): were sqlx to rename the driver,
+    /// the ping would come back unnoticed.
+    #[test]
+    fn the_vendored_pool_knows_postgresql_by_its_name() {
+        use sea_orm::sqlx::{Database, Postgres};
+        assert_eq!(Postgres::NAME, "PostgreSQL");
+    }
+}

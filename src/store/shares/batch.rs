@@ -114,31 +114,49 @@ pub(super) fn statuses_from(
 pub(super) async fn recent_counted_shares(
     conn: &impl ConnectionTrait,
     batch: &[NewShare],
+    repeat_keys: &[Option<i64>],
     now: DateTime<Utc>,
 ) -> Result<HashSet<(String, ShareChannel, String)>, DbErr> {
-    match repeats_query(conn.get_database_backend(), batch, now)? {
+    match repeats_query(conn.get_database_backend(), batch, repeat_keys, now)? {
         Some(statement) => repeats_from(&conn.query_all_raw(statement).await?),
         None => Ok(HashSet::new()),
     }
 }
 
-/// The query [`recent_counted_shares`] runs; none if no share names its
-/// client.
+/// Each share's key in the repeat index (migration 10), in the batch's
+/// order; none for a share whose client is unknown. Computed once a batch:
+/// the lookup and the rows both use them.
+pub(super) fn repeat_keys(batch: &[NewShare]) -> Vec<Option<i64>> {
+    batch
+        .iter()
+        .map(|share| {
+            let client_hash = share.client_hash.as_deref()?;
+            Some(share_repeat_key(
+                &share.article_id,
+                share.channel.as_str(),
+                client_hash,
+            ))
+        })
+        .collect()
+}
+
+/// The query [`recent_counted_shares`] runs, with `repeat_keys` from
+/// [`repeat_keys`]; none if no share names its client.
 pub(super) fn repeats_query(
     backend: DbBackend,
     batch: &[NewShare],
+    repeat_keys: &[Option<i64>],
     now: DateTime<Utc>,
 ) -> Result<Option<Statement>, DbErr> {
     let keys: HashSet<RepeatLookup<'_>> = batch
         .iter()
-        .filter_map(|share| {
-            let client_hash = share.client_hash.as_deref()?;
-            let channel = share.channel.as_str();
+        .zip(repeat_keys)
+        .filter_map(|(share, &repeat_key)| {
             Some(RepeatLookup {
-                repeat_key: share_repeat_key(&share.article_id, channel, client_hash),
+                repeat_key: repeat_key?,
                 article_id: &share.article_id,
-                channel,
-                client_hash,
+                channel: share.channel.as_str(),
+                client_hash: share.client_hash.as_deref()?,
             })
         })
         .collect();
@@ -304,7 +322,7 @@ mod tests {
     use migrations::{Migrator, MigratorTrait};
     use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 
-    use super::repeats_query;
+    use super::{repeat_keys, repeats_query};
     use crate::domain::{
         access::Actor,
         share::{NewShare, ShareChannel},
@@ -332,7 +350,7 @@ mod tests {
                 .expect("a valid share")
             })
             .collect();
-        let lookup = repeats_query(DbBackend::Sqlite, &batch, Utc::now())
+        let lookup = repeats_query(DbBackend::Sqlite, &batch, &repeat_keys(&batch), Utc::now())
             .expect("build the lookup")
             .expect("clients to look up");
         let plan = db

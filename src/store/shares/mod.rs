@@ -7,7 +7,6 @@ mod batch;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use migrations::share_repeat_key;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     Statement,
@@ -15,8 +14,8 @@ use sea_orm::{
 };
 
 use self::batch::{
-    ShareRow, article_statuses, batch_writes, recent_counted_shares, repeats_from, repeats_query,
-    statuses_from, statuses_query,
+    ShareRow, article_statuses, batch_writes, recent_counted_shares, repeat_keys, repeats_from,
+    repeats_query, statuses_from, statuses_query,
 };
 use super::{
     Store,
@@ -58,12 +57,13 @@ impl Store {
                     let now = stored_now(clock.as_ref());
                     let statuses =
                         statuses_from(&conn.query(&statuses_query(DbBackend::Sqlite, &batch)?)?)?;
-                    let recent = match repeats_query(DbBackend::Sqlite, &batch, now)? {
+                    let keys = repeat_keys(&batch);
+                    let recent = match repeats_query(DbBackend::Sqlite, &batch, &keys, now)? {
                         Some(query) => repeats_from(&conn.query(&query)?)?,
                         None => HashSet::new(),
                     };
                     let mut planned =
-                        Planned::new(DbBackend::Sqlite, batch, &statuses, recent, now)?;
+                        Planned::new(DbBackend::Sqlite, batch, keys, &statuses, recent, now)?;
                     conn.execute(sqlite_statements(
                         ChangeWrites::in_order(std::mem::take(&mut planned.writes)),
                         &planned.events(),
@@ -84,8 +84,16 @@ impl Store {
         // last times, the events') follow their commits.
         let now = self.now();
         let statuses = article_statuses(&txn, &batch).await?;
-        let recent = recent_counted_shares(&txn, &batch, now).await?;
-        let mut planned = Planned::new(txn.get_database_backend(), batch, &statuses, recent, now)?;
+        let keys = repeat_keys(&batch);
+        let recent = recent_counted_shares(&txn, &batch, &keys, now).await?;
+        let mut planned = Planned::new(
+            txn.get_database_backend(),
+            batch,
+            keys,
+            &statuses,
+            recent,
+            now,
+        )?;
         let writes = ChangeWrites::in_order(std::mem::take(&mut planned.writes));
         if txn.get_database_backend() == DbBackend::Sqlite {
             // An in-memory database: its statements are one a row, each text
@@ -225,9 +233,11 @@ struct Planned {
 }
 
 impl Planned {
+    /// `repeat_keys` are the batch's, from [`repeat_keys`].
     fn new(
         backend: DbBackend,
         batch: Vec<NewShare>,
+        repeat_keys: Vec<Option<i64>>,
         statuses: &HashMap<String, Option<ArticleStatus>>,
         mut counted_recently: HashSet<(String, ShareChannel, String)>,
         now: DateTime<Utc>,
@@ -237,7 +247,7 @@ impl Planned {
         // Sorted, so that every batch locks the totals' rows in one order.
         let mut totals: BTreeMap<(String, &'static str), i64> = BTreeMap::new();
         let mut records = Vec::new();
-        for share in batch {
+        for (share, repeat_key) in batch.into_iter().zip(repeat_keys) {
             match statuses.get(&share.article_id) {
                 None => {
                     outcomes.push(Err(Error::NotFound(format!(
@@ -278,9 +288,6 @@ impl Planned {
                 },
                 share.actor,
             ));
-            let repeat_key = share.client_hash.as_deref().map(|client_hash| {
-                share_repeat_key(&share.article_id, share.channel.as_str(), client_hash)
-            });
             rows.push(ShareRow {
                 article_id: share.article_id,
                 channel: share.channel.as_str(),

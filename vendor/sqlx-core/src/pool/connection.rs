@@ -312,18 +312,31 @@ impl<DB: Database> Floating<DB, Live<DB>> {
         // this is simply a band-aid as SQLx-next connections should be able
         // to recover from cancellations
         //
-        // newsdesk's patch: on PostgreSQL, `flush` does all of that without
-        // a round trip when nothing is in flight. It sends what is queued (a
-        // dropped transaction's ROLLBACK) and reads every answer still owed
-        // (a cancelled query's), failing on a broken connection like the
-        // ping; with nothing queued or owed it returns at once. The ping cost
-        // PostgreSQL and the pool a round trip each time a connection came
-        // back. A connection that broke while idle is caught on acquire
-        // (`test_before_acquire`, or the application's idle-time check).
-        // SQLite's `flush` does nothing, so there the ping stays: it is what
-        // finds a dead worker thread.
+        // newsdesk's patch (vendor/README.md): on PostgreSQL, `flush` does
+        // all of that without a round trip when nothing is in flight. It
+        // sends what is queued (a dropped transaction's ROLLBACK) and reads
+        // every answer still owed (a cancelled query's), failing like the
+        // ping whenever it has something to send or read; with nothing
+        // queued or owed it returns at once. The ping's own Sync restored
+        // nothing sqlx-postgres leaves behind, except after a dropped COPY,
+        // which newsdesk does not use. A connection that breaks while idle
+        // is found on acquire (newsdesk's idle-time check), as before. The
+        // flush is bounded (upstream issue #4349): a server that vanished
+        // while owing an answer would hold the pool's slot for ever; past
+        // the bound the connection is dropped unflushed, which gives the
+        // slot back. SQLite's `flush` does nothing, so there the ping stays:
+        // it is what finds a dead worker thread.
         let checked = if DB::NAME == "PostgreSQL" {
-            self.raw.flush().await
+            match crate::rt::timeout(CLOSE_ON_DROP_TIMEOUT, self.raw.flush()).await {
+                Ok(flushed) => flushed,
+                Err(_) => {
+                    tracing::warn!(
+                        "a connection coming back to the pool still owed answers after {:?}; dropped",
+                        CLOSE_ON_DROP_TIMEOUT
+                    );
+                    return false;
+                }
+            }
         } else {
             self.raw.ping().await
         };
