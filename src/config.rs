@@ -66,8 +66,8 @@ pub struct DatabaseArgs {
     pub database_url: String,
 
     /// Most database connections the server holds open for reads (and, on
-    /// PostgreSQL, writes); SQLite's writes have one more of their own.
-    /// [default: 16 on PostgreSQL, 8 on SQLite]
+    /// PostgreSQL, writes); SQLite's writes have one more of their own. By
+    /// default 16 on PostgreSQL, 8 on SQLite.
     #[arg(long, env = "NEWSDESK_DB_MAX_CONNECTIONS")]
     pub db_max_connections: Option<u32>,
 
@@ -92,14 +92,18 @@ impl DatabaseArgs {
 
 /// The pool's size when none is given. On PostgreSQL a write holds its
 /// connection until its commit is on disk, so with 8 a slow flush left
-/// every connection waiting while the CPU idled: 16 served 5-45% more
+/// every connection waiting while the CPU idled: 16 served 5-49% more
 /// comments in 5 pairs (BENCHMARKS.md). On SQLite the pool only reads, and
-/// each connection keeps a page cache of its own.
+/// each connection keeps a page cache of its own. The scheme is read as
+/// sea-orm reads it: case aside, leading spaces aside.
 fn default_pool_size(database_url: &str) -> u32 {
-    if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
-        16
-    } else {
-        8
+    let scheme = database_url
+        .trim_start()
+        .split_once(':')
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("postgres" | "postgresql") => 16,
+        _ => 8,
     }
 }
 
@@ -339,6 +343,16 @@ mod tests {
         let sqlite = "sqlite://newsdesk.db?mode=rwc";
         assert_eq!(pool_size(&["newsdesk", "--database-url", postgres]), 16);
         assert_eq!(pool_size(&["newsdesk", "--database-url", sqlite]), 8);
+        for also_postgres in [
+            "postgresql://postgres@127.0.0.1:5432/newsdesk",
+            "PostgreSQL://postgres@127.0.0.1:5432/newsdesk",
+        ] {
+            assert_eq!(
+                pool_size(&["newsdesk", "--database-url", also_postgres]),
+                16,
+                "{also_postgres}"
+            );
+        }
         assert_eq!(
             pool_size(&[
                 "newsdesk",

@@ -140,6 +140,22 @@ pub(super) fn repeat_keys(batch: &[NewShare]) -> Vec<Option<i64>> {
         .collect()
 }
 
+/// Fails unless `repeat_keys` has one key a share of `batch`: paired with
+/// a shorter list, the shares at the end would be left out without a word.
+pub(super) fn check_repeat_keys(
+    batch: &[NewShare],
+    repeat_keys: &[Option<i64>],
+) -> Result<(), DbErr> {
+    if batch.len() == repeat_keys.len() {
+        return Ok(());
+    }
+    Err(DbErr::Custom(format!(
+        "{} repeat keys for a batch of {} shares",
+        repeat_keys.len(),
+        batch.len()
+    )))
+}
+
 /// The query [`recent_counted_shares`] runs, with `repeat_keys` from
 /// [`repeat_keys`]; none if no share names its client.
 pub(super) fn repeats_query(
@@ -148,6 +164,7 @@ pub(super) fn repeats_query(
     repeat_keys: &[Option<i64>],
     now: DateTime<Utc>,
 ) -> Result<Option<Statement>, DbErr> {
+    check_repeat_keys(batch, repeat_keys)?;
     let keys: HashSet<RepeatLookup<'_>> = batch
         .iter()
         .zip(repeat_keys)

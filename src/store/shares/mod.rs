@@ -14,8 +14,8 @@ use sea_orm::{
 };
 
 use self::batch::{
-    ShareRow, article_statuses, batch_writes, recent_counted_shares, repeat_keys, repeats_from,
-    repeats_query, statuses_from, statuses_query,
+    ShareRow, article_statuses, batch_writes, check_repeat_keys, recent_counted_shares,
+    repeat_keys, repeats_from, repeats_query, statuses_from, statuses_query,
 };
 use super::{
     Store,
@@ -247,6 +247,7 @@ impl Planned {
         // Sorted, so that every batch locks the totals' rows in one order.
         let mut totals: BTreeMap<(String, &'static str), i64> = BTreeMap::new();
         let mut records = Vec::new();
+        check_repeat_keys(&batch, &repeat_keys)?;
         for (share, repeat_key) in batch.into_iter().zip(repeat_keys) {
             match statuses.get(&share.article_id) {
                 None => {
