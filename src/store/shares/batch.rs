@@ -28,6 +28,23 @@ use crate::{
     store::{TextRow, encode_json, entities::articles},
 };
 
+/// A share of a batch with its key in the repeat index (migration 10), none
+/// for a share whose client is unknown: computed once, for the lookup and
+/// for the row.
+pub(super) struct KeyedShare {
+    pub share: NewShare,
+    pub repeat_key: Option<i64>,
+}
+
+impl KeyedShare {
+    pub fn of(share: NewShare) -> Self {
+        let repeat_key = share.client_hash.as_deref().map(|client_hash| {
+            share_repeat_key(&share.article_id, share.channel.as_str(), client_hash)
+        });
+        Self { share, repeat_key }
+    }
+}
+
 /// One share as the batch stores it.
 #[derive(Serialize)]
 pub(super) struct ShareRow {
@@ -61,17 +78,17 @@ struct TotalRow<'a> {
 /// build does not know); an article deleted or never created is missing.
 pub(super) async fn article_statuses(
     conn: &impl ConnectionTrait,
-    batch: &[NewShare],
+    batch: &[KeyedShare],
 ) -> Result<HashMap<String, Option<ArticleStatus>>, DbErr> {
     let statement = statuses_query(conn.get_database_backend(), batch)?;
     statuses_from(&conn.query_all_raw(statement).await?)
 }
 
 /// The query [`article_statuses`] runs.
-pub(super) fn statuses_query(backend: DbBackend, batch: &[NewShare]) -> Result<Statement, DbErr> {
+pub(super) fn statuses_query(backend: DbBackend, batch: &[KeyedShare]) -> Result<Statement, DbErr> {
     let article_ids: HashSet<&str> = batch
         .iter()
-        .map(|share| share.article_id.as_str())
+        .map(|keyed| keyed.share.article_id.as_str())
         .collect();
     if backend == DbBackend::Postgres {
         let ids = encode_json("a share batch's articles", &article_ids)?;
@@ -113,64 +130,27 @@ pub(super) fn statuses_from(
 /// every share of the article in the window, which under load is hundreds.
 pub(super) async fn recent_counted_shares(
     conn: &impl ConnectionTrait,
-    batch: &[NewShare],
-    repeat_keys: &[Option<i64>],
+    batch: &[KeyedShare],
     now: DateTime<Utc>,
 ) -> Result<HashSet<(String, ShareChannel, String)>, DbErr> {
-    match repeats_query(conn.get_database_backend(), batch, repeat_keys, now)? {
+    match repeats_query(conn.get_database_backend(), batch, now)? {
         Some(statement) => repeats_from(&conn.query_all_raw(statement).await?),
         None => Ok(HashSet::new()),
     }
 }
 
-/// Each share's key in the repeat index (migration 10), in the batch's
-/// order; none for a share whose client is unknown. Computed once a batch:
-/// the lookup and the rows both use them.
-pub(super) fn repeat_keys(batch: &[NewShare]) -> Vec<Option<i64>> {
-    batch
-        .iter()
-        .map(|share| {
-            let client_hash = share.client_hash.as_deref()?;
-            Some(share_repeat_key(
-                &share.article_id,
-                share.channel.as_str(),
-                client_hash,
-            ))
-        })
-        .collect()
-}
-
-/// Fails unless `repeat_keys` has one key a share of `batch`: paired with
-/// a shorter list, the shares at the end would be left out without a word.
-pub(super) fn check_repeat_keys(
-    batch: &[NewShare],
-    repeat_keys: &[Option<i64>],
-) -> Result<(), DbErr> {
-    if batch.len() == repeat_keys.len() {
-        return Ok(());
-    }
-    Err(DbErr::Custom(format!(
-        "{} repeat keys for a batch of {} shares",
-        repeat_keys.len(),
-        batch.len()
-    )))
-}
-
-/// The query [`recent_counted_shares`] runs, with `repeat_keys` from
-/// [`repeat_keys`]; none if no share names its client.
+/// The query [`recent_counted_shares`] runs; none if no share names its
+/// client.
 pub(super) fn repeats_query(
     backend: DbBackend,
-    batch: &[NewShare],
-    repeat_keys: &[Option<i64>],
+    batch: &[KeyedShare],
     now: DateTime<Utc>,
 ) -> Result<Option<Statement>, DbErr> {
-    check_repeat_keys(batch, repeat_keys)?;
     let keys: HashSet<RepeatLookup<'_>> = batch
         .iter()
-        .zip(repeat_keys)
-        .filter_map(|(share, &repeat_key)| {
+        .filter_map(|KeyedShare { share, repeat_key }| {
             Some(RepeatLookup {
-                repeat_key: repeat_key?,
+                repeat_key: (*repeat_key)?,
                 article_id: &share.article_id,
                 channel: share.channel.as_str(),
                 client_hash: share.client_hash.as_deref()?,
@@ -339,7 +319,7 @@ mod tests {
     use migrations::{Migrator, MigratorTrait};
     use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 
-    use super::{repeat_keys, repeats_query};
+    use super::{KeyedShare, repeats_query};
     use crate::domain::{
         access::Actor,
         share::{NewShare, ShareChannel},
@@ -354,20 +334,22 @@ mod tests {
             .await
             .expect("an in-memory database");
         Migrator::up(&db, None).await.expect("migrate");
-        let batch: Vec<NewShare> = ["browser-1", "browser-2"]
+        let batch: Vec<KeyedShare> = ["browser-1", "browser-2"]
             .into_iter()
             .map(|client| {
-                NewShare::new(
-                    "an-article".into(),
-                    ShareChannel::WhatsApp,
-                    client,
-                    "",
-                    Actor::anonymous(),
+                KeyedShare::of(
+                    NewShare::new(
+                        "an-article".into(),
+                        ShareChannel::WhatsApp,
+                        client,
+                        "",
+                        Actor::anonymous(),
+                    )
+                    .expect("a valid share"),
                 )
-                .expect("a valid share")
             })
             .collect();
-        let lookup = repeats_query(DbBackend::Sqlite, &batch, &repeat_keys(&batch), Utc::now())
+        let lookup = repeats_query(DbBackend::Sqlite, &batch, Utc::now())
             .expect("build the lookup")
             .expect("clients to look up");
         let plan = db

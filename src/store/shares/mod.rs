@@ -14,8 +14,8 @@ use sea_orm::{
 };
 
 use self::batch::{
-    ShareRow, article_statuses, batch_writes, check_repeat_keys, recent_counted_shares,
-    repeat_keys, repeats_from, repeats_query, statuses_from, statuses_query,
+    KeyedShare, ShareRow, article_statuses, batch_writes, recent_counted_shares, repeats_from,
+    repeats_query, statuses_from, statuses_query,
 };
 use super::{
     Store,
@@ -46,6 +46,7 @@ impl Store {
     /// its own; if the transaction fails, every share in it fails, and none
     /// was recorded.
     pub async fn record_shares(&self, batch: Vec<NewShare>) -> Result<Vec<ShareResult>, Error> {
+        let batch: Vec<KeyedShare> = batch.into_iter().map(KeyedShare::of).collect();
         if self.writer.has_own_thread() {
             // SQLite on a file: the whole batch is one hand-off to the
             // writer's thread (see `direct`). Its time is read there, in the
@@ -57,13 +58,12 @@ impl Store {
                     let now = stored_now(clock.as_ref());
                     let statuses =
                         statuses_from(&conn.query(&statuses_query(DbBackend::Sqlite, &batch)?)?)?;
-                    let keys = repeat_keys(&batch);
-                    let recent = match repeats_query(DbBackend::Sqlite, &batch, &keys, now)? {
+                    let recent = match repeats_query(DbBackend::Sqlite, &batch, now)? {
                         Some(query) => repeats_from(&conn.query(&query)?)?,
                         None => HashSet::new(),
                     };
                     let mut planned =
-                        Planned::new(DbBackend::Sqlite, batch, keys, &statuses, recent, now)?;
+                        Planned::new(DbBackend::Sqlite, batch, &statuses, recent, now)?;
                     conn.execute(sqlite_statements(
                         ChangeWrites::in_order(std::mem::take(&mut planned.writes)),
                         &planned.events(),
@@ -84,16 +84,8 @@ impl Store {
         // last times, the events') follow their commits.
         let now = self.now();
         let statuses = article_statuses(&txn, &batch).await?;
-        let keys = repeat_keys(&batch);
-        let recent = recent_counted_shares(&txn, &batch, &keys, now).await?;
-        let mut planned = Planned::new(
-            txn.get_database_backend(),
-            batch,
-            keys,
-            &statuses,
-            recent,
-            now,
-        )?;
+        let recent = recent_counted_shares(&txn, &batch, now).await?;
+        let mut planned = Planned::new(txn.get_database_backend(), batch, &statuses, recent, now)?;
         let writes = ChangeWrites::in_order(std::mem::take(&mut planned.writes));
         if txn.get_database_backend() == DbBackend::Sqlite {
             // An in-memory database: its statements are one a row, each text
@@ -233,11 +225,9 @@ struct Planned {
 }
 
 impl Planned {
-    /// `repeat_keys` are the batch's, from [`repeat_keys`].
     fn new(
         backend: DbBackend,
-        batch: Vec<NewShare>,
-        repeat_keys: Vec<Option<i64>>,
+        batch: Vec<KeyedShare>,
         statuses: &HashMap<String, Option<ArticleStatus>>,
         mut counted_recently: HashSet<(String, ShareChannel, String)>,
         now: DateTime<Utc>,
@@ -247,8 +237,7 @@ impl Planned {
         // Sorted, so that every batch locks the totals' rows in one order.
         let mut totals: BTreeMap<(String, &'static str), i64> = BTreeMap::new();
         let mut records = Vec::new();
-        check_repeat_keys(&batch, &repeat_keys)?;
-        for (share, repeat_key) in batch.into_iter().zip(repeat_keys) {
+        for KeyedShare { share, repeat_key } in batch {
             match statuses.get(&share.article_id) {
                 None => {
                     outcomes.push(Err(Error::NotFound(format!(
